@@ -1,0 +1,1 @@
+"""Developer entry points: the demo, the benchmarks and the process helpers."""

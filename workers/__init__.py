@@ -1,0 +1,1 @@
+"""Celery workers: submit, refresh and cancel provider jobs; beat's sweep."""
