@@ -69,26 +69,33 @@ class NotFound(BatchPredictError):
 
 class ConnectorNotFound(NotFound):
     def __init__(self, connector_id: str):
-        super().__init__(f"Failed to find connector with the provided connector id: "
-                         f"{connector_id}", connector_id)
+        super().__init__(
+            f"Failed to find connector with the provided connector id: {connector_id}",
+            connector_id,
+        )
 
 
 class ModelNotFound(NotFound):
     def __init__(self, model_id: str):
-        super().__init__(f"Failed to find model with the provided model id: "
-                         f"{model_id}", model_id)
+        super().__init__(
+            f"Failed to find model with the provided model id: {model_id}", model_id
+        )
 
 
 class ModelGroupNotFound(NotFound):
     def __init__(self, model_group_id: str):
-        super().__init__(f"Failed to find model group with the provided model group "
-                         f"id: {model_group_id}", model_group_id)
+        super().__init__(
+            f"Failed to find model group with the provided model group "
+            f"id: {model_group_id}",
+            model_group_id,
+        )
 
 
 class TaskNotFound(NotFound):
     def __init__(self, task_id: str):
-        super().__init__(f"Failed to find task with the provided task id: {task_id}",
-                         task_id)
+        super().__init__(
+            f"Failed to find task with the provided task id: {task_id}", task_id
+        )
 
 
 # --- providers ------------------------------------------------------------
@@ -124,8 +131,13 @@ class ProviderThrottled(ProviderError):
 
     retryable = True
 
-    def __init__(self, message: str, provider: str, code: str | None = None,
-                 retry_after_s: float | None = None):
+    def __init__(
+        self,
+        message: str,
+        provider: str,
+        code: str | None = None,
+        retry_after_s: float | None = None,
+    ):
         super().__init__(message, provider, code)
         self.retry_after_s = retry_after_s
 

@@ -71,6 +71,9 @@ class Settings:
     refresh_age_factor: float = 0.1
     #: A claimed task whose worker vanished is handed out again after this.
     lease_s: float = 120.0
+    #: A queued message unacknowledged this long (its worker died) is
+    #: delivered again; every task takes seconds, so this is generous.
+    visibility_timeout_s: float = 300.0
     #: Refreshes in a row that reach no provider before UNREACHABLE.
     unreachable_after: int = 10
     #: Terminal task records are deleted this long after they end.

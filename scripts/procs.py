@@ -117,8 +117,17 @@ def start_redis(port: int, run_dir: Path) -> Proc:
     """A private redis-server that keeps nothing on disk."""
     run_dir.mkdir(parents=True, exist_ok=True)
     argv = [
-        "redis-server", "--port", str(port), "--bind", "127.0.0.1",
-        "--save", "", "--appendonly", "no", "--dir", str(run_dir),
+        "redis-server",
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(run_dir),
     ]
     proc = start(f"redis-{port}", argv, run_dir)
     wait_for_port(proc, port)
@@ -133,10 +142,22 @@ def start_moto(port: int, log_dir: Path) -> Proc:
     return proc
 
 
-def start_sandbox(port: int, log_dir: Path, data_dir: Path,
-                  s3_endpoint_url: str | None = None, env: dict | None = None) -> Proc:
-    argv = [sys.executable, "-m", "sandbox", "--port", str(port),
-            "--data-dir", str(data_dir)]
+def start_sandbox(
+    port: int,
+    log_dir: Path,
+    data_dir: Path,
+    s3_endpoint_url: str | None = None,
+    env: dict | None = None,
+) -> Proc:
+    argv = [
+        sys.executable,
+        "-m",
+        "sandbox",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+    ]
     if s3_endpoint_url:
         argv += ["--s3-endpoint-url", s3_endpoint_url]
     proc = start("sandbox", argv, log_dir, env)

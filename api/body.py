@@ -1,0 +1,77 @@
+"""Reading request bodies: size, encoding, JSON and nesting, all checked."""
+
+import json
+
+from flask import current_app, request
+
+from common.errors import BatchPredictError, InvalidRequest
+
+
+class BodyTooLarge(BatchPredictError):
+    status = 413
+    error_type = "content_too_long_exception"
+
+
+def json_body(required: bool = False) -> dict:
+    """The request's JSON object; ``{}`` for an empty body unless required."""
+    settings = current_app.extensions["settings"]
+    limit = settings.max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise BodyTooLarge(
+            f"request body is {request.content_length} bytes; the "
+            f"limit is {limit} (BATCHPREDICT_MAX_BODY_BYTES)"
+        )
+    raw = request.stream.read(limit + 1)
+    if len(raw) > limit:
+        raise BodyTooLarge(
+            f"request body is over the limit of {limit} bytes "
+            "(BATCHPREDICT_MAX_BODY_BYTES)"
+        )
+    if not raw.strip():
+        if required:
+            raise InvalidRequest(
+                "request body is required: expected a JSON object", "body"
+            )
+        return {}
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest(
+            f"request body is not valid UTF-8 (bad byte at offset {exc.start})", "body"
+        ) from None
+    try:
+        body = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise InvalidRequest(
+            f"request body is not valid JSON: {exc.msg} at line {exc.lineno} "
+            f"column {exc.colno}",
+            "body",
+        ) from None
+    except RecursionError:
+        raise InvalidRequest("request body is nested too deeply", "body") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest(
+            f"request body must be a JSON object, got {type(body).__name__}", "body"
+        )
+    _check_depth(body, settings.max_body_depth)
+    return body
+
+
+def _reject_constant(name: str):
+    raise InvalidRequest(f"request body holds {name}, which is not JSON", "body")
+
+
+def _check_depth(value, limit: int) -> None:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            raise InvalidRequest(
+                f"request body is nested deeper than {limit} levels "
+                "(BATCHPREDICT_MAX_BODY_DEPTH)",
+                "body",
+            )
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)

@@ -1,0 +1,60 @@
+"""Every Redis key batchpredict writes: its type and its lifetime.
+
+All keys start with the configured prefix (``bp`` by default). Celery's own
+keys (broker queues, redbeat's schedule and lock) live in the databases named
+by ``broker_url`` and ``beat_redis_url`` and are not listed here.
+
+Key ({p} is the prefix), type: what it holds; lifetime.
+
+- {p}:connector:{id}, string: connector JSON, credential sealed; until deleted
+- {p}:connectors, zset: connector ids by create time (ms); forever
+- {p}:model_group:{id}, string: model group JSON; until deleted
+- {p}:model_groups, zset: model group ids by create time; forever
+- {p}:model:{id}, string: model JSON; until deleted
+- {p}:models, zset: model ids by create time; forever
+- {p}:task:{id}, hash: task fields, each JSON-encoded; expires the retention
+  period after the task reaches a terminal state
+- {p}:tasks, zset: task ids by create time (ms); pruned with the task
+- {p}:tasks:state:{STATE}, set: task ids per state; pruned with the task
+- {p}:tasks:model:{model_id}, set: task ids per model; pruned when read
+- {p}:tasks:type:{TASK_TYPE}, set: task ids per task type; pruned when read
+- {p}:tasks:active, set: ids of CREATED, RUNNING and CANCELLING tasks; an id
+  leaves it with its last active state
+- {p}:schedule, zset: task id -> next visit (epoch ms); an id leaves it with
+  its last active state
+
+A task moves between states only through the compare-and-set script in
+``store.py``, which updates the hash and every index above in one step.
+"""
+
+
+class Keys:
+    def __init__(self, prefix: str):
+        self.prefix = prefix
+        self.connectors = f"{prefix}:connectors"
+        self.model_groups = f"{prefix}:model_groups"
+        self.models = f"{prefix}:models"
+        self.tasks = f"{prefix}:tasks"
+        self.active = f"{prefix}:tasks:active"
+        self.schedule = f"{prefix}:schedule"
+
+    def connector(self, connector_id: str) -> str:
+        return f"{self.prefix}:connector:{connector_id}"
+
+    def model_group(self, model_group_id: str) -> str:
+        return f"{self.prefix}:model_group:{model_group_id}"
+
+    def model(self, model_id: str) -> str:
+        return f"{self.prefix}:model:{model_id}"
+
+    def task(self, task_id: str) -> str:
+        return f"{self.prefix}:task:{task_id}"
+
+    def tasks_in_state(self, state: str) -> str:
+        return f"{self.prefix}:tasks:state:{state}"
+
+    def tasks_of_model(self, model_id: str) -> str:
+        return f"{self.prefix}:tasks:model:{model_id}"
+
+    def tasks_of_type(self, task_type: str) -> str:
+        return f"{self.prefix}:tasks:type:{task_type}"

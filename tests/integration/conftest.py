@@ -1,0 +1,86 @@
+"""The running system for integration tests: a private Redis, the sandbox,
+moto's S3, a Celery worker and Celery beat as real processes, and the Flask
+app in this process talking to the same Redis."""
+
+import base64
+import os
+import time
+
+import pytest
+import redis
+
+from api.app import create_app
+from common.settings import Settings
+from common.states import TERMINAL_STATES
+from scripts import procs
+from scripts.stack import Stack
+
+
+@pytest.fixture(scope="session")
+def stack(run_dir, sandbox_server, moto_s3_url):
+    """Redis, a worker and a beat for the whole session, sharing the sandbox."""
+    _, sandbox_url = sandbox_server
+    redis_port = procs.free_port()
+    redis_proc = procs.start_redis(redis_port, run_dir / "redis")
+    stack = Stack(
+        run_dir=run_dir,
+        redis_port=redis_port,
+        sandbox_port=int(sandbox_url.rsplit(":", 1)[1]),
+        s3_port=int(moto_s3_url.rsplit(":", 1)[1]),
+        extra_env={
+            "BATCHPREDICT_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
+            "BATCHPREDICT_REFRESH_MIN_S": "0.3",
+            "BATCHPREDICT_REFRESH_MAX_S": "2",
+            "BATCHPREDICT_SWEEP_INTERVAL_S": "0.5",
+            "BATCHPREDICT_LEASE_S": "5",
+            "LC_ALL": "C",
+        },
+    )
+    stack.start_worker()
+    stack.start_beat()
+    yield stack
+    stack.stop()
+    redis_proc.stop()
+
+
+@pytest.fixture
+def settings(stack) -> Settings:
+    env = stack.env()
+    env.pop("BATCHPREDICT_MASTER_KEY_FILE")
+    return Settings.from_env(env)
+
+
+@pytest.fixture
+def state_redis(settings, sandbox_url):
+    """The state database, emptied before the test (the broker's is not)."""
+    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    client.flushdb()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def app(settings, state_redis):
+    app = create_app(settings)
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def wait_for_task(client, task_id: str, timeout_s: float = 60.0,
+                  states=TERMINAL_STATES) -> dict:
+    """Poll the tasks API until the task reaches one of ``states``."""
+    deadline = time.monotonic() + timeout_s
+    task = None
+    while time.monotonic() < deadline:
+        response = client.get(f"/_plugins/_ml/tasks/{task_id}")
+        assert response.status_code == 200, response.get_json()
+        task = response.get_json()
+        if task["state"] in states:
+            return task
+        time.sleep(0.2)
+    raise AssertionError(f"task {task_id} still {task and task['state']}: {task}")
