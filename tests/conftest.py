@@ -20,6 +20,38 @@ def run_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def redis_port(run_dir):
+    """A private redis-server for the session; tests own every database."""
+    port = procs.free_port()
+    proc = procs.start_redis(port, run_dir / "redis")
+    yield port
+    proc.stop()
+
+
+@pytest.fixture
+def test_settings(redis_port):
+    """Settings for in-process tests: database 3 of the private Redis."""
+    from common.settings import Settings
+
+    return Settings(
+        redis_url=f"redis://127.0.0.1:{redis_port}/3",
+        broker_url=f"redis://127.0.0.1:{redis_port}/4",
+        master_key="A" * 43 + "=",
+    )
+
+
+@pytest.fixture
+def store(test_settings):
+    """A Store on a freshly emptied database."""
+    from common.store import Store
+
+    store = Store(test_settings)
+    store.redis.flushdb()
+    yield store
+    store.redis.close()
+
+
+@pytest.fixture(scope="session")
 def moto_s3_url(run_dir):
     """moto's S3 in server mode on loopback."""
     port = procs.free_port()

@@ -39,14 +39,19 @@ def register_remote_model(client, connector: dict) -> str:
     response = client.post("/_plugins/_ml/connectors/_create", json=connector)
     assert response.status_code == 200, response.get_json()
     connector_id = response.get_json()["connector_id"]
-    response = client.post("/_plugins/_ml/model_groups/_register",
-                           json={"name": f"group-{connector_id}"})
+    response = client.post(
+        "/_plugins/_ml/model_groups/_register", json={"name": f"group-{connector_id}"}
+    )
     assert response.status_code == 200, response.get_json()
     group_id = response.get_json()["model_group_id"]
     response = client.post(
         "/_plugins/_ml/models/_register?deploy=true",
-        json={"name": "batch model", "function_name": "remote",
-              "model_group_id": group_id, "connector_id": connector_id},
+        json={
+            "name": "batch model",
+            "function_name": "remote",
+            "model_group_id": group_id,
+            "connector_id": connector_id,
+        },
     )
     assert response.status_code == 200, response.get_json()
     return response.get_json()["model_id"]

@@ -12,16 +12,13 @@ import redis
 from api.app import create_app
 from common.settings import Settings
 from common.states import TERMINAL_STATES
-from scripts import procs
 from scripts.stack import Stack
 
 
 @pytest.fixture(scope="session")
-def stack(run_dir, sandbox_server, moto_s3_url):
-    """Redis, a worker and a beat for the whole session, sharing the sandbox."""
+def stack(run_dir, redis_port, sandbox_server, moto_s3_url):
+    """A worker and a beat for the whole session, sharing Redis and the sandbox."""
     _, sandbox_url = sandbox_server
-    redis_port = procs.free_port()
-    redis_proc = procs.start_redis(redis_port, run_dir / "redis")
     stack = Stack(
         run_dir=run_dir,
         redis_port=redis_port,
@@ -40,7 +37,6 @@ def stack(run_dir, sandbox_server, moto_s3_url):
     stack.start_beat()
     yield stack
     stack.stop()
-    redis_proc.stop()
 
 
 @pytest.fixture
@@ -71,8 +67,9 @@ def client(app):
     return app.test_client()
 
 
-def wait_for_task(client, task_id: str, timeout_s: float = 60.0,
-                  states=TERMINAL_STATES) -> dict:
+def wait_for_task(
+    client, task_id: str, timeout_s: float = 60.0, states=TERMINAL_STATES
+) -> dict:
     """Poll the tasks API until the task reaches one of ``states``."""
     deadline = time.monotonic() + timeout_s
     task = None

@@ -14,22 +14,31 @@ pytestmark = pytest.mark.integration
 
 
 def _sdk(sandbox_url: str) -> openai.OpenAI:
-    return openai.OpenAI(api_key="sk-test", base_url=f"{sandbox_url}/v1",
-                         max_retries=0)
+    return openai.OpenAI(api_key="sk-test", base_url=f"{sandbox_url}/v1", max_retries=0)
 
 
 def _upload(sdk, lines: list[dict]) -> str:
     data = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
-    uploaded = sdk.files.create(file=("input.jsonl", data.encode("utf-8")),
-                                purpose="batch")
+    uploaded = sdk.files.create(
+        file=("input.jsonl", data.encode("utf-8")), purpose="batch"
+    )
     return uploaded.id
 
 
 def _embedding_lines(texts: list[str]) -> list[dict]:
-    return [{"custom_id": f"doc-{i}", "method": "POST", "url": "/v1/embeddings",
-             "body": {"model": "text-embedding-3-small", "input": text,
-                      "dimensions": 64}}
-            for i, text in enumerate(texts)]
+    return [
+        {
+            "custom_id": f"doc-{i}",
+            "method": "POST",
+            "url": "/v1/embeddings",
+            "body": {
+                "model": "text-embedding-3-small",
+                "input": text,
+                "dimensions": 64,
+            },
+        }
+        for i, text in enumerate(texts)
+    ]
 
 
 def _model_for(client, file_id: str, endpoint: str = "/v1/embeddings") -> str:
@@ -45,8 +54,9 @@ def test_batch_predict_runs_to_completion_with_every_result(client, sandbox_url)
     model_id = _model_for(client, _upload(sdk, _embedding_lines(texts)))
 
     # When the batch is predicted
-    response = client.post(f"/_plugins/_ml/models/{model_id}/_batch_predict",
-                           json={"parameters": {}})
+    response = client.post(
+        f"/_plugins/_ml/models/{model_id}/_batch_predict", json={"parameters": {}}
+    )
 
     # Then a task is created at once and later completes with every result
     assert response.status_code == 200, response.get_json()
@@ -58,8 +68,11 @@ def test_batch_predict_runs_to_completion_with_every_result(client, sandbox_url)
     assert task["function_name"] == "REMOTE"
     assert task["remote_job"]["status"] == "completed"
     assert task["remote_job"]["metadata"]["batchpredict_task_id"] == body["task_id"]
-    assert task["results"]["request_counts"] == {"total": 25, "succeeded": 25,
-                                                 "failed": 0}
+    assert task["results"]["request_counts"] == {
+        "total": 25,
+        "succeeded": 25,
+        "failed": 0,
+    }
     assert task["last_update_time"] >= task["create_time"]
     output = sdk.files.content(task["results"]["output_location"]).text
     ids = [json.loads(line)["custom_id"] for line in output.splitlines()]
@@ -73,8 +86,10 @@ def test_request_parameters_override_the_connector(client, sandbox_url):
     file_id = _upload(sdk, _embedding_lines(["one", "two"]))
 
     # When the request names the real file
-    response = client.post(f"/_plugins/_ml/models/{model_id}/_batch_predict",
-                           json={"parameters": {"input_file_id": file_id}})
+    response = client.post(
+        f"/_plugins/_ml/models/{model_id}/_batch_predict",
+        json={"parameters": {"input_file_id": file_id}},
+    )
 
     # Then the request's parameter wins
     task = wait_for_task(client, response.get_json()["task_id"])
@@ -87,8 +102,7 @@ def test_unknown_input_file_fails_the_task_with_the_providers_words(client):
     model_id = _model_for(client, "file-missing")
 
     # When it is predicted
-    response = client.post(f"/_plugins/_ml/models/{model_id}/_batch_predict",
-                           json={})
+    response = client.post(f"/_plugins/_ml/models/{model_id}/_batch_predict", json={})
 
     # Then the task fails and says why
     task = wait_for_task(client, response.get_json()["task_id"])
