@@ -31,8 +31,9 @@ def main() -> None:
     os.makedirs(args.data_dir, exist_ok=True)
     app = create_app(args.data_dir, args.s3_endpoint_url)
     server = make_server(args.host, args.port, app, threaded=True)
-    logging.info("serving on http://%s:%d (data in %s)", args.host, args.port,
-                 args.data_dir)
+    logging.info(
+        "serving on http://%s:%d (data in %s)", args.host, args.port, args.data_dir
+    )
     server.serve_forever()
 
 

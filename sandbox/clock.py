@@ -12,10 +12,15 @@ import time
 
 DEFAULT_PHASE_S = {
     "openai": {"validating": 1.0, "in_progress": 2.0, "finalizing": 1.0},
-    "cohere": {"validating": 1.0, "processing": 3.0},
+    "cohere": {"validating": 1.0, "processing": 3.0, "cancelling": 1.0},
     "sagemaker": {"in_progress": 3.0, "stopping": 1.0},
-    "bedrock": {"submitted": 0.5, "validating": 0.5, "scheduled": 0.5,
-                "in_progress": 2.0, "stopping": 1.0},
+    "bedrock": {
+        "submitted": 0.5,
+        "validating": 0.5,
+        "scheduled": 0.5,
+        "in_progress": 2.0,
+        "stopping": 1.0,
+    },
 }
 
 
