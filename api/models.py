@@ -10,6 +10,7 @@ from api.search import parse_search, search_documents
 from common.connectors import public_view as connector_view
 from common.connectors import render_action, validate_connector
 from common.errors import InvalidRequest, ModelNotFound
+from common.metrics import Counters
 from common.store import now_ms
 from common.tasks import (
     DEPLOY_MODEL,
@@ -175,6 +176,16 @@ def search():
 
 @blueprint.post("/<model_id>/_batch_predict")
 def batch_predict(model_id: str):
+    counters = Counters(_ext("store").redis, _ext("store").keys)
+    counters.incr("batch_predict_requests")
+    try:
+        return _batch_predict(model_id)
+    except Exception:
+        counters.incr("batch_predict_failures")
+        raise
+
+
+def _batch_predict(model_id: str):
     store, sealer, settings = _ext("store"), _ext("sealer"), _ext("settings")
     body = json_body(required=True)
     reject_unknown(body, BATCH_PREDICT_FIELDS, "the batch predict request")

@@ -22,6 +22,7 @@ Key ({p} is the prefix), type: what it holds; lifetime.
   leaves it with its last active state
 - {p}:schedule, zset: task id -> next visit (epoch ms); an id leaves it with
   its last active state
+- {p}:metrics:counters, hash: "name|provider|kind" -> count; forever
 
 A task moves between states only through the compare-and-set script in
 ``store.py``, which updates the hash and every index above in one step.
@@ -37,6 +38,7 @@ class Keys:
         self.tasks = f"{prefix}:tasks"
         self.active = f"{prefix}:tasks:active"
         self.schedule = f"{prefix}:schedule"
+        self.counters = f"{prefix}:metrics:counters"
 
     def connector(self, connector_id: str) -> str:
         return f"{self.prefix}:connector:{connector_id}"

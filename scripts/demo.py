@@ -11,6 +11,7 @@ query, stops everything it started, and exits non-zero if a step failed.
 import argparse
 import importlib
 import math
+import os
 import sys
 import tempfile
 import time
@@ -51,7 +52,13 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     run_dir = Path(tempfile.mkdtemp(prefix="batchpredict-demo-"))
-    stack = Stack(run_dir=run_dir)
+    stack = Stack(
+        run_dir=run_dir,
+        redis_port=int(os.environ.get("DEMO_REDIS_PORT", "6379")),
+        api_port=int(os.environ.get("BATCHPREDICT_API_PORT", "8000")),
+        sandbox_port=int(os.environ.get("SANDBOX_PORT", "8090")),
+        s3_port=int(os.environ.get("S3_PORT", "8091")),
+    )
     _check_ports(stack)
     print(f"batchpredict demo: logs in {run_dir}")
     print("authentication: off (development mode; the API is bound to 127.0.0.1)")

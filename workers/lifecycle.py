@@ -19,7 +19,9 @@ from common.errors import (
     ProviderJobNotFound,
     ProviderRejected,
     ProviderThrottled,
+    ProviderUnavailable,
 )
+from common.metrics import Counters
 from common.settings import Settings
 from common.states import TaskState, is_terminal
 from common.store import Store, now_ms
@@ -45,6 +47,21 @@ class Runtime:
     @classmethod
     def from_settings(cls, settings: Settings) -> "Runtime":
         return cls(settings, Store(settings), Sealer.from_settings(settings))
+
+    @property
+    def counters(self) -> Counters:
+        return Counters(self.store.redis, self.store.keys)
+
+    def count_error(self, provider: str, exc: ProviderError) -> None:
+        if isinstance(exc, ProviderThrottled):
+            kind = "throttled"
+        elif isinstance(exc, ProviderUnavailable):
+            kind = "unavailable"
+        elif isinstance(exc, ProviderJobNotFound):
+            kind = "not_found"
+        else:
+            kind = "rejected"
+        self.counters.incr("provider_errors", provider, kind)
 
     def provider(self, name: str) -> Provider:
         if name not in self._providers:
@@ -107,13 +124,15 @@ def submit(rt: Runtime, task_id: str) -> None:
         job = provider.find(call, task_id) if attempt > 1 else None
         if job is None:
             job = provider.submit(call, task_id)
+            rt.counters.incr("submissions", provider.name)
         else:
             log.info("Task %s: found the job an earlier attempt made", task_id)
-    except ProviderRejected as exc:
-        _fail(rt, task, TaskState.CREATED, f"{provider.name} refused the job: {exc}")
-        return
     except ProviderError as exc:
-        _back_off(rt, task, TaskState.CREATED, exc, "submit")
+        rt.count_error(provider.name, exc)
+        if not isinstance(exc, ProviderRejected):
+            _back_off(rt, task, TaskState.CREATED, exc, "submit")
+            return
+        _fail(rt, task, TaskState.CREATED, f"{provider.name} refused the job: {exc}")
         return
     log.info(
         "Task %s: submitted to %s as %s",
@@ -147,11 +166,13 @@ def refresh(rt: Runtime, task_id: str) -> None:
         return
     try:
         job = provider.describe(call, task["remote_job"])
-    except ProviderJobNotFound as exc:
-        _fail(rt, task, state, f"{provider.name} no longer knows the job: {exc}")
-        return
+        rt.counters.incr("refreshes", provider.name)
     except ProviderError as exc:
-        _back_off(rt, task, state, exc, "refresh")
+        rt.count_error(provider.name, exc)
+        if isinstance(exc, ProviderJobNotFound):
+            _fail(rt, task, state, f"{provider.name} no longer knows the job: {exc}")
+        else:
+            _back_off(rt, task, state, exc, "refresh")
         return
     _apply(rt, task, provider, job, state, call)
 
@@ -165,14 +186,16 @@ def _send_cancel(rt, task, provider: Provider, call: ProviderCall) -> None:
     task_id = task["task_id"]
     try:
         answer = provider.cancel(call, task["remote_job"])
-    except ProviderRejected as exc:
+        rt.counters.incr("cancels", provider.name)
+    except ProviderError as exc:
+        rt.count_error(provider.name, exc)
+        if not isinstance(exc, ProviderRejected):
+            _back_off(rt, task, TaskState.CANCELLING, exc, "cancel")
+            return
         # Typically the job ended before the cancel arrived; the refresh
         # that follows reads its real final status.
         log.warning("Task %s: %s refused the cancel: %s", task_id, provider.name, exc)
         answer = {}
-    except ProviderError as exc:
-        _back_off(rt, task, TaskState.CANCELLING, exc, "cancel")
-        return
     log.info("Task %s: cancel sent to %s", task_id, provider.name)
     remote_job = _merge(task["remote_job"], answer or {})
     _write(
