@@ -55,6 +55,34 @@ class InvalidTransition(BatchPredictError):
         self.state = state
 
 
+# --- who is asking ---------------------------------------------------------
+
+
+class Unauthenticated(BatchPredictError):
+    """No API key, or one batchpredict does not know."""
+
+    status = 401
+    error_type = "security_exception"
+
+
+class Forbidden(BatchPredictError):
+    """The caller is known but may not do this to this resource."""
+
+    status = 403
+    error_type = "security_exception"
+
+
+class RateLimited(BatchPredictError):
+    """An API key made more requests this minute than the setting allows."""
+
+    status = 429
+    error_type = "rejected_execution_exception"
+
+    def __init__(self, message: str, retry_after_s: int):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 # --- missing resources ----------------------------------------------------
 
 
@@ -99,6 +127,15 @@ class TaskNotFound(NotFound):
 
 
 # --- providers ------------------------------------------------------------
+
+
+class BudgetExhausted(BatchPredictError):
+    """The provider's shared call budget has no calls left right now."""
+
+    def __init__(self, provider: str, wait_s: float):
+        super().__init__(f"the {provider} call budget is spent for {wait_s:.1f}s")
+        self.provider = provider
+        self.wait_s = wait_s
 
 
 class ProviderError(BatchPredictError):

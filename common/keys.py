@@ -23,6 +23,17 @@ Key ({p} is the prefix), type: what it holds; lifetime.
 - {p}:schedule, zset: task id -> next visit (epoch ms); an id leaves it with
   its last active state
 - {p}:metrics:counters, hash: "name|provider|kind" -> count; forever
+- {p}:tasks:provider:{provider}, set: batch task ids per provider, kept by
+  the metrics scrape (``api/metrics.py``), which adds the ids of the type
+  index it has not seen and drops those the type index no longer holds
+- {p}:api_key:{sha256 of the token}, hash: an API key's key_id, user,
+  backend_roles (JSON), admin ("1"/"0") and created_time; until revoked
+- {p}:api_keys, hash: key_id -> sha256 of its token; an entry leaves with
+  its key
+- {p}:rate:{key_id}:{minute}, string: requests of one API key in one
+  minute (epoch minute); expires two minutes after it starts
+- {p}:budget:{provider}, hash: the provider's call budget (tokens, at ms);
+  expires two minutes after its last use
 
 A task moves between states only through the compare-and-set script in
 ``store.py``, which updates the hash and every index above in one step.
@@ -39,6 +50,7 @@ class Keys:
         self.active = f"{prefix}:tasks:active"
         self.schedule = f"{prefix}:schedule"
         self.counters = f"{prefix}:metrics:counters"
+        self.api_keys = f"{prefix}:api_keys"
 
     def connector(self, connector_id: str) -> str:
         return f"{self.prefix}:connector:{connector_id}"
@@ -48,6 +60,15 @@ class Keys:
 
     def model(self, model_id: str) -> str:
         return f"{self.prefix}:model:{model_id}"
+
+    def budget(self, provider: str) -> str:
+        return f"{self.prefix}:budget:{provider}"
+
+    def api_key(self, token_sha256: str) -> str:
+        return f"{self.prefix}:api_key:{token_sha256}"
+
+    def rate(self, key_id: str, minute: int) -> str:
+        return f"{self.prefix}:rate:{key_id}:{minute}"
 
     def task(self, task_id: str) -> str:
         return f"{self.prefix}:task:{task_id}"
@@ -60,3 +81,6 @@ class Keys:
 
     def tasks_of_type(self, task_type: str) -> str:
         return f"{self.prefix}:tasks:type:{task_type}"
+
+    def tasks_of_provider(self, provider: str) -> str:
+        return f"{self.prefix}:tasks:provider:{provider}"

@@ -51,6 +51,15 @@ class Settings:
     sagemaker_endpoint_url: str = ""
     bedrock_endpoint_url: str = ""
     s3_endpoint_url: str = ""
+    #: Provider calls per minute all workers together may make; 0: no limit.
+    #: Cohere allows 50 embed-job calls a minute on a production key.
+    openai_calls_per_minute: int = 500
+    sagemaker_calls_per_minute: int = 600
+    cohere_calls_per_minute: int = 40
+    bedrock_calls_per_minute: int = 600
+    #: A sweep refreshes a group of at least this many tasks on one
+    #: connector with one list call instead of one status call each.
+    list_refresh_min_tasks: int = 3
     #: Seconds an SDK call may take before it counts as unreachable.
     provider_timeout_s: float = 30.0
 
@@ -62,7 +71,7 @@ class Settings:
     #: How often beat's sweep looks for tasks due for a refresh.
     sweep_interval_s: float = 5.0
     #: Most tasks one sweep hands out.
-    sweep_batch_size: int = 1000
+    sweep_batch_size: int = 10_000
     #: The first refresh of a new remote job comes this soon.
     refresh_min_s: float = 15.0
     #: Refreshes never come further apart than this.
@@ -84,10 +93,37 @@ class Settings:
     master_key: str = field(default="", repr=False)
     master_key_file: str = ""
 
+    #: Where gunicorn listens; the Procfile and the deploy files read these.
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    #: Celery Flower (workers/flower_config.py): where it listens and the
+    #: basic-auth user it asks for. With no password Flower's REST API
+    #: answers 401 to everyone.
+    flower_host: str = "127.0.0.1"
+    flower_port: int = 5555
+    flower_user: str = "admin"
+    flower_password: str = field(default="", repr=False)
+    #: Most tasks Flower keeps in memory (its own default is 100,000).
+    flower_max_tasks: int = 10000
+
+    #: ``text`` or ``json`` (one object per line), for every process.
+    log_format: str = "text"
+    #: The level of the batchpredict loggers and of the root logger.
+    log_level: str = "INFO"
+
     #: Largest request body the API reads, in bytes.
     max_body_bytes: int = 1024 * 1024
     #: Deepest JSON nesting the API accepts in a request body.
     max_body_depth: int = 32
+
+    #: Whether the API asks for an API key (``Authorization: Bearer ...``);
+    #: turn off only for local development.
+    auth_enabled: bool = True
+    #: Requests one API key may make per minute; 0: no limit.
+    rate_limit_per_minute: int = 600
+    #: Let connector URLs name loopback, private, link-local or metadata
+    #: addresses when a trusted regex matches them (a sandbox on a LAN).
+    allow_private_endpoints: bool = False
 
     @classmethod
     def from_env(cls, environ=None) -> "Settings":
@@ -99,6 +135,9 @@ class Settings:
                 continue
             values[spec.name] = _parse(spec.name, spec.type, raw)
         return cls(**values)
+
+    def calls_per_minute(self, provider: str) -> int:
+        return getattr(self, f"{provider}_calls_per_minute")
 
     def provider_endpoint(self, provider: str) -> str | None:
         """The operator's base URL for ``provider``, or None for its own."""

@@ -113,8 +113,9 @@ def wait_for_http(url: str, timeout_s: float = 30.0) -> None:
     raise RuntimeError(f"{url} did not answer within {timeout_s:.0f}s: {last_error}")
 
 
-def start_redis(port: int, run_dir: Path) -> Proc:
-    """A private redis-server that keeps nothing on disk."""
+def start_redis(port: int, run_dir: Path, persistent: bool = False) -> Proc:
+    """A private redis-server; with ``persistent`` it keeps an append-only
+    file in ``run_dir`` and comes back with its data after a restart."""
     run_dir.mkdir(parents=True, exist_ok=True)
     argv = [
         "redis-server",
@@ -124,11 +125,13 @@ def start_redis(port: int, run_dir: Path) -> Proc:
         "127.0.0.1",
         "--save",
         "",
-        "--appendonly",
-        "no",
         "--dir",
         str(run_dir),
     ]
+    if persistent:
+        argv += ["--appendonly", "yes", "--appendfsync", "always"]
+    else:
+        argv += ["--appendonly", "no"]
     proc = start(f"redis-{port}", argv, run_dir)
     wait_for_port(proc, port)
     return proc

@@ -25,6 +25,9 @@ class Stack:
     sandbox_port: int = 8090
     s3_port: int = 8091
     worker_concurrency: int = 8
+    #: The state store uses this Redis database, the broker the next one and
+    #: celery-redbeat the one after.
+    db_base: int = 0
     extra_env: dict = field(default_factory=dict)
     running: dict = field(default_factory=dict)
 
@@ -48,9 +51,9 @@ class Stack:
             key_file.write_text(base64.b64encode(os.urandom(32)).decode())
             key_file.chmod(0o600)
         env = {
-            "BATCHPREDICT_REDIS_URL": f"{redis}/0",
-            "BATCHPREDICT_BROKER_URL": f"{redis}/1",
-            "BATCHPREDICT_BEAT_REDIS_URL": f"{redis}/2",
+            "BATCHPREDICT_REDIS_URL": f"{redis}/{self.db_base}",
+            "BATCHPREDICT_BROKER_URL": f"{redis}/{self.db_base + 1}",
+            "BATCHPREDICT_BEAT_REDIS_URL": f"{redis}/{self.db_base + 2}",
             "BATCHPREDICT_MASTER_KEY_FILE": str(key_file),
             "BATCHPREDICT_OPENAI_BASE_URL": f"{self.sandbox_url}/v1",
             "BATCHPREDICT_COHERE_BASE_URL": self.sandbox_url,
@@ -100,8 +103,6 @@ class Stack:
             "--worker-class",
             "gthread",
             "--no-control-socket",
-            "--access-logfile",
-            "-",
             "api.wsgi:app",
         ]
         self.running["api"] = procs.start("api", argv, self.run_dir, self.env())
@@ -135,11 +136,28 @@ class Stack:
             "beat",
             "--loglevel",
             "INFO",
-            "--schedule",
-            str(self.run_dir / f"{name}.db"),
         ]
         self.running[name] = procs.start(name, argv, self.run_dir, self.env())
         return self.running[name]
+
+    def start_flower(self, port: int = 5555, password: str = "") -> procs.Proc:
+        """Celery Flower on 127.0.0.1:``port``; with a password, basic auth as
+        the settings' flower_user (admin)."""
+        env = dict(
+            self.env(),
+            BATCHPREDICT_FLOWER_PORT=str(port),
+            BATCHPREDICT_FLOWER_PASSWORD=password,
+        )
+        argv = [
+            str(BIN / "celery"),
+            "-A",
+            "workers.celery_app",
+            "flower",
+            "--conf=workers/flower_config.py",
+        ]
+        self.running["flower"] = procs.start("flower", argv, self.run_dir, env)
+        procs.wait_for_port(self.running["flower"], port)
+        return self.running["flower"]
 
     def start_all(self) -> None:
         self.start_redis_if_needed()

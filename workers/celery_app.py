@@ -31,7 +31,7 @@ def make_celery(settings: Settings) -> Celery:
         worker_send_task_events=True,
         task_send_sent_event=True,
         worker_hijack_root_logger=False,
-        beat_scheduler="redbeat.RedBeatScheduler",
+        beat_scheduler="workers.beat:Scheduler",
         redbeat_redis_url=settings.beat_redis_url,
         redbeat_key_prefix=f"{settings.key_prefix}:redbeat:",
         redbeat_lock_key=f"{settings.key_prefix}:redbeat::lock",

@@ -6,14 +6,17 @@ a race (a cancel arrived, another worker got there first) changes nothing.
 """
 
 import logging
+import random
 import socket
 import time
 from dataclasses import dataclass, field
 
+from common.budget import Budget
 from common.connectors import render_action
 from common.crypto import Sealer
 from common.errors import (
     BatchPredictError,
+    BudgetExhausted,
     InvalidTransition,
     ProviderError,
     ProviderJobNotFound,
@@ -43,14 +46,22 @@ class Runtime:
     sealer: Sealer
     hostname: str = field(default_factory=socket.gethostname)
     _providers: dict[str, Provider] = field(default_factory=dict)
+    budget: Budget = field(init=False)
+    counters: Counters = field(init=False)
+
+    def __post_init__(self):
+        self.budget = Budget(self.store.redis, self.store.keys, self.settings)
+        self.counters = Counters(self.store.redis, self.store.keys)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Runtime":
         return cls(settings, Store(settings), Sealer.from_settings(settings))
 
-    @property
-    def counters(self) -> Counters:
-        return Counters(self.store.redis, self.store.keys)
+    def spend(self, provider: str, calls: int = 1) -> None:
+        """Take calls from the provider's shared budget or raise."""
+        wait_s = self.budget.take(provider, calls)
+        if wait_s > 0:
+            raise BudgetExhausted(provider, wait_s)
 
     def count_error(self, provider: str, exc: ProviderError) -> None:
         if isinstance(exc, ProviderThrottled):
@@ -104,22 +115,27 @@ def submit(rt: Runtime, task_id: str) -> None:
     if task["state"] != TaskState.CREATED:
         log.debug("Task %s: already %s, nothing to submit", task_id, task["state"])
         return
+    try:
+        provider, call = rt.call_for(task)
+    except BatchPredictError as exc:
+        _fail(rt, task, TaskState.CREATED, f"cannot build the provider call: {exc}")
+        return
     attempt = task["_submit_attempts"] + 1
-    lease_ms = int(rt.settings.lease_s * 1000)
+    try:
+        rt.spend(provider.name, provider.submit_calls + (1 if attempt > 1 else 0))
+    except BudgetExhausted as exc:
+        _wait_for_budget(rt, task, TaskState.CREATED, exc)
+        return
     # Claim the attempt first: if this worker dies in the SDK call, the sweep
     # hands the task out again when the lease ends, and the next attempt looks
     # for the job this one may have made before making one.
+    lease_ms = int(rt.settings.lease_s * 1000)
     rt.store.update_task(
         task_id,
         TaskState.CREATED,
         {"_submit_attempts": attempt},
         next_visit_ms=now_ms() + lease_ms,
     )
-    try:
-        provider, call = rt.call_for(task)
-    except BatchPredictError as exc:
-        _fail(rt, task, TaskState.CREATED, f"cannot build the provider call: {exc}")
-        return
     try:
         job = provider.find(call, task_id) if attempt > 1 else None
         if job is None:
@@ -161,6 +177,11 @@ def refresh(rt: Runtime, task_id: str) -> None:
     except BatchPredictError as exc:
         _fail(rt, task, state, f"cannot build the provider call: {exc}")
         return
+    try:
+        rt.spend(provider.name)
+    except BudgetExhausted as exc:
+        _wait_for_budget(rt, task, state, exc)
+        return
     if state == TaskState.CANCELLING and not task.get("_cancel_sent"):
         _send_cancel(rt, task, provider, call)
         return
@@ -180,6 +201,87 @@ def refresh(rt: Runtime, task_id: str) -> None:
 def cancel(rt: Runtime, task_id: str) -> None:
     """Tell the provider to stop; the refreshes that follow confirm it."""
     refresh(rt, task_id)
+
+
+def refresh_many(rt: Runtime, task_ids: list[str]) -> None:
+    """Refresh tasks of one connector with the provider's list call.
+
+    One listing answers for many jobs; a job the listing does not show, or
+    a task that needs more than a status (a cancel to send), is refreshed on
+    its own.
+    """
+    tasks = [t for t in rt.store.get_tasks(task_ids) if t is not None]
+    listable = [t for t in tasks if _listable(t)]
+    for task in tasks:
+        if not _listable(task):
+            refresh(rt, task["task_id"])
+    if not listable:
+        return
+    try:
+        provider, call = rt.call_for(listable[0])
+    except BatchPredictError:
+        for task in listable:
+            refresh(rt, task["task_id"])  # each fails with its own error
+        return
+    pages = []
+
+    def spend() -> bool:
+        # A listing is worth it only while it costs fewer calls than
+        # describing each job would.
+        if len(pages) >= max(1, len(listable) // 2):
+            return False
+        rt.spend(provider.name)
+        pages.append(1)
+        return True
+
+    try:
+        found = provider.list_jobs(call, [t["remote_job"] for t in listable], spend)
+        rt.counters.incr("list_refreshes", provider.name)
+    except BudgetExhausted as exc:
+        for task in listable:
+            _wait_for_budget(rt, task, task["state"], exc)
+        return
+    except ProviderError as exc:
+        log.warning(
+            "List refresh of %d %s tasks failed (%s); refreshing each",
+            len(listable),
+            provider.name,
+            exc,
+        )
+        rt.count_error(provider.name, exc)
+        found = {}
+    for task in listable:
+        job = found.get(task["_remote_id"])
+        if job is None or _needs_describe(provider, task, job):
+            refresh(rt, task["task_id"])
+        else:
+            _apply(rt, task, provider, job, task["state"], call)
+
+
+def _listable(task: dict) -> bool:
+    if not task.get("_remote_id"):
+        return False
+    if task["state"] == TaskState.CANCELLING:
+        return bool(task.get("_cancel_sent"))
+    return task["state"] == TaskState.RUNNING
+
+
+def _needs_describe(provider: Provider, task: dict, job: dict) -> bool:
+    """A listing without every detail is enough while nothing changes; once
+    the job reaches a new state its full object is read."""
+    if provider.listing_is_complete:
+        return False
+    try:
+        new_state = provider.state_of(_merge(task["remote_job"], job))
+    except UnknownStatus:
+        return True
+    return new_state != task["state"]
+
+
+def _wait_for_budget(rt, task, state: str, exc: BudgetExhausted) -> None:
+    log.debug("Task %s: %s; waiting", task["task_id"], exc)
+    delay_ms = int(exc.wait_s * 1000 * random.uniform(1.0, 1.5)) + 1
+    _write(rt, task["task_id"], state, state, {}, now_ms() + delay_ms)
 
 
 def _send_cancel(rt, task, provider: Provider, call: ProviderCall) -> None:

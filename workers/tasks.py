@@ -63,15 +63,59 @@ def cancel(task_id: str) -> None:
         log.info("Task %s: gone (deleted or expired); nothing to cancel", task_id)
 
 
+@app.task(name="batchpredict.refresh_many", **_TASK_OPTIONS)
+def refresh_many(task_ids: list[str]) -> None:
+    lifecycle.refresh_many(runtime(), task_ids)
+
+
 @app.task(name="batchpredict.sweep", ignore_result=True)
 def sweep() -> int:
-    """Hand out every task due for a visit: CREATED ones to submit, the
-    others to refresh. Returns how many were handed out."""
+    """Hand out every task due for a visit: CREATED ones to submit, groups
+    of one connector's running tasks to one list refresh, the rest to
+    refresh one by one. Returns how many tasks were handed out."""
     rt = runtime()
     lease_ms = int(rt.settings.lease_s * 1000)
     due = rt.store.claim_due(rt.settings.sweep_batch_size, lease_ms)
-    for task_id, state in due:
-        (submit if state == "CREATED" else refresh).delay(task_id)
-    if due:
-        log.info("Sweep: handed out %d tasks", len(due))
+    if not due:
+        return 0
+    singles, groups = plan_sweep(rt, due)
+    for name, task_id in singles:
+        (submit if name == "submit" else refresh).delay(task_id)
+    for group in groups:
+        refresh_many.delay(group)
+    log.info(
+        "Sweep: handed out %d tasks (%d in %d list refreshes)",
+        len(due),
+        sum(map(len, groups)),
+        len(groups),
+    )
     return len(due)
+
+
+_GROUP_FIELDS = ["provider", "model_id", "_connector_id", "_remote_id"]
+# One listing answers for every job of a connector, so a connector's due
+# tasks go in one group: splitting them would list the same pages again.
+_LIST_CHUNK = 10_000
+
+
+def plan_sweep(rt: lifecycle.Runtime, due: list[tuple[str, str]]):
+    """Split due tasks into single steps and list-refresh groups."""
+    singles, by_connector = [], {}
+    running = [(i, s) for i, s in due if s != "CREATED"]
+    fields = rt.store.task_fields([i for i, _ in running], _GROUP_FIELDS)
+    for task_id, state in due:
+        if state == "CREATED":
+            singles.append(("submit", task_id))
+    for (task_id, _), row in zip(running, fields, strict=True):
+        if not row.get("_remote_id"):
+            singles.append(("refresh", task_id))
+            continue
+        owner = row.get("_connector_id") or f"model:{row.get('model_id')}"
+        by_connector.setdefault((row.get("provider"), owner), []).append(task_id)
+    groups = []
+    for ids in by_connector.values():
+        if len(ids) < rt.settings.list_refresh_min_tasks:
+            singles.extend(("refresh", task_id) for task_id in ids)
+            continue
+        groups.extend(ids[i : i + _LIST_CHUNK] for i in range(0, len(ids), _LIST_CHUNK))
+    return singles, groups

@@ -3,6 +3,7 @@ moto's S3, a Celery worker and Celery beat as real processes, and the Flask
 app in this process talking to the same Redis."""
 
 import base64
+import itertools
 import os
 import time
 
@@ -43,6 +44,8 @@ def stack(run_dir, redis_port, sandbox_server, moto_s3_url):
 def settings(stack) -> Settings:
     env = stack.env()
     env.pop("BATCHPREDICT_MASTER_KEY_FILE")
+    # The in-process API skips API keys unless a test turns them on.
+    env.setdefault("BATCHPREDICT_AUTH_ENABLED", "false")
     return Settings.from_env(env)
 
 
@@ -81,3 +84,51 @@ def wait_for_task(
             return task
         time.sleep(0.2)
     raise AssertionError(f"task {task_id} still {task and task['state']}: {task}")
+
+
+_DB_BASES = itertools.cycle([6, 9, 12])
+
+
+@pytest.fixture
+def private_stack(request, run_dir, redis_port, sandbox_url, moto_s3_url):
+    """A second system on the same Redis server but its own databases, for
+    tests that kill, restart or reconfigure workers and beats. Call it with
+    extra settings; start its worker and beat yourself."""
+    made = []
+
+    def make(extra_env: dict | None = None, port: int | None = None) -> Stack:
+        db_base = 6 if port else next(_DB_BASES)
+        stack = Stack(
+            run_dir=run_dir / f"private-{len(made)}-{request.node.name[:40]}",
+            redis_port=port or redis_port,
+            sandbox_port=int(sandbox_url.rsplit(":", 1)[1]),
+            s3_port=int(moto_s3_url.rsplit(":", 1)[1]),
+            db_base=db_base,
+            extra_env={
+                "BATCHPREDICT_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
+                "BATCHPREDICT_REFRESH_MIN_S": "0.3",
+                "BATCHPREDICT_REFRESH_MAX_S": "2",
+                "BATCHPREDICT_SWEEP_INTERVAL_S": "0.5",
+                "BATCHPREDICT_LEASE_S": "3",
+                **(extra_env or {}),
+            },
+        )
+        for db in range(db_base, db_base + 3):
+            with redis.Redis(port=stack.redis_port, db=db) as client:
+                client.flushdb()
+        made.append(stack)
+        return stack
+
+    yield make
+    for stack in made:
+        stack.stop()
+
+
+def client_for(stack: Stack):
+    """A Flask test client on a private stack's settings."""
+    env = stack.env()
+    env.pop("BATCHPREDICT_MASTER_KEY_FILE", None)
+    env.setdefault("BATCHPREDICT_AUTH_ENABLED", "false")
+    app = create_app(Settings.from_env(env))
+    app.config["TESTING"] = True
+    return app.test_client()

@@ -7,6 +7,7 @@ provider.
 """
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from common.errors import ProviderError
@@ -76,8 +77,26 @@ class Provider(ABC):
     #: Every status the provider documents, mapped to a task state.
     status_table: dict[str, TaskState]
 
+    #: Provider calls one submit makes, for the shared call budget.
+    submit_calls: int = 1
+    #: Whether a job object from the list call holds everything describe
+    #: returns; when not, a job the listing shows finished is described once.
+    listing_is_complete: bool = False
+
     def __init__(self, settings: Settings):
         self.settings = settings
+
+    def list_jobs(
+        self, call: ProviderCall, remote_jobs: list[dict], spend: Callable[[], bool]
+    ) -> dict[str, dict]:
+        """Find many jobs with the provider's list call: ``{remote_id: job}``.
+
+        ``spend()`` is called before each page: False means stop listing and
+        answer with what was found (the listing would cost more than it
+        saves); it raises when the call budget is out. Jobs the listing does
+        not show are missing from the answer; the caller describes them.
+        """
+        return {}
 
     @abstractmethod
     def submit(self, call: ProviderCall, task_id: str) -> dict:

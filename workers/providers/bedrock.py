@@ -6,6 +6,7 @@ retried submit gets the job the first attempt made. Jobs are addressed by
 their full ARN, slash and all; boto3 encodes it into the URL path.
 """
 
+import datetime as dt
 import hashlib
 import logging
 import re
@@ -37,6 +38,7 @@ def request_token(task_id: str) -> str:
 class BedrockProvider(Provider):
     name = "bedrock"
     status_field = "status"
+    submit_calls = 2  # create, then get for the whole job object
     status_table = {
         "Submitted": TaskState.RUNNING,
         "Validating": TaskState.RUNNING,
@@ -84,6 +86,27 @@ class BedrockProvider(Provider):
     def describe(self, call: ProviderCall, remote_job: dict) -> dict:
         client = client_for(self.name, call, self.settings)
         return self._get(client, remote_job["jobArn"])
+
+    def list_jobs(self, call, remote_jobs, spend) -> dict[str, dict]:
+        wanted = {job["jobArn"] for job in remote_jobs if job.get("jobArn")}
+        submitted = [job["submitTime"] for job in remote_jobs if job.get("submitTime")]
+        arguments = {"maxResults": LIST_PAGE_SIZE}
+        if len(submitted) == len(remote_jobs):
+            oldest = min(dt.datetime.fromisoformat(t) for t in submitted)
+            arguments["submitTimeAfter"] = oldest - dt.timedelta(seconds=1)
+        client, found = client_for(self.name, call, self.settings), {}
+        while wanted - found.keys():
+            if not spend():
+                break
+            with provider_errors(self.name):
+                page = client.list_model_invocation_jobs(**arguments)
+            for summary in page.get("invocationJobSummaries", []):
+                if summary.get("jobArn") in wanted:
+                    found[summary["jobArn"]] = json_safe(summary)
+            if not page.get("nextToken"):
+                break
+            arguments["nextToken"] = page["nextToken"]
+        return found
 
     def _get(self, client, job_arn: str) -> dict:
         with provider_errors(self.name):

@@ -47,6 +47,8 @@ def job_name(body: dict, task_id: str) -> str:
 class CohereProvider(Provider):
     name = "cohere"
     status_field = "status"
+    submit_calls = 3  # list (to find an earlier attempt's job), create, get
+    listing_is_complete = True
     status_table = {
         "processing": TaskState.RUNNING,
         # Cohere spells it "complete", not "completed" (field case 3).
@@ -83,6 +85,19 @@ class CohereProvider(Provider):
             if job.name == wanted:
                 return _as_dict(job)
         return None
+
+    def list_jobs(self, call, remote_jobs, spend) -> dict[str, dict]:
+        # Cohere lists every embed job in one answer, with no paging.
+        wanted = {_job_id(job) for job in remote_jobs}
+        if not spend():
+            return {}
+        with self._client(call) as client:
+            listing = _calling(client.embed_jobs.list)
+        return {
+            job.job_id: _as_dict(job)
+            for job in listing.embed_jobs or []
+            if job.job_id in wanted
+        }
 
     def describe(self, call: ProviderCall, remote_job: dict) -> dict:
         job_id = _job_id(remote_job)

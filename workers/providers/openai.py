@@ -35,6 +35,7 @@ _CREATE_ARGS = (
 class OpenAIProvider(Provider):
     name = "openai"
     status_field = "status"
+    listing_is_complete = True
     # https://platform.openai.com/docs/api-reference/batch/object
     status_table = {
         "validating": TaskState.RUNNING,
@@ -74,6 +75,26 @@ class OpenAIProvider(Provider):
                 if seen >= _FIND_LIMIT:
                     break
         return None
+
+    def list_jobs(self, call, remote_jobs, spend) -> dict[str, dict]:
+        wanted = {job["id"] for job in remote_jobs if job.get("id")}
+        oldest = min((job.get("created_at") or 0) for job in remote_jobs)
+        client, found, cursor = self._client(call), {}, {}
+        with _errors():
+            while wanted - found.keys():
+                if not spend():
+                    break
+                page = client.batches.list(limit=100, **cursor)
+                for batch in page.data:
+                    if batch.id in wanted:
+                        found[batch.id] = batch.model_dump(mode="json")
+                # Newest first: past the oldest wanted job nothing more is ours.
+                if not page.has_more or not page.data:
+                    break
+                if page.data[-1].created_at < oldest:
+                    break
+                cursor = {"after": page.data[-1].id}
+        return found
 
     def describe(self, call: ProviderCall, remote_job: dict) -> dict:
         with _errors():

@@ -7,6 +7,7 @@ tag: when a retried submit meets ``ResourceInUse``, the tag tells our own
 job (carry on with it) from a name someone else already took.
 """
 
+import datetime as dt
 import logging
 
 from common.errors import ProviderJobNotFound, ProviderRejected
@@ -29,6 +30,7 @@ def _unknown_job(code: str, message: str) -> bool:
 class SageMakerProvider(Provider):
     name = "sagemaker"
     status_field = "TransformJobStatus"
+    submit_calls = 2  # create, then describe for the whole job object
     status_table = {
         "InProgress": TaskState.RUNNING,
         "Completed": TaskState.COMPLETED,
@@ -90,6 +92,33 @@ class SageMakerProvider(Provider):
     def describe(self, call: ProviderCall, remote_job: dict) -> dict:
         client = client_for(self.name, call, self.settings)
         return self._describe(client, _job_name(remote_job))
+
+    def list_jobs(self, call, remote_jobs, spend) -> dict[str, dict]:
+        wanted = {_job_name(job) for job in remote_jobs}
+        created = [
+            job["CreationTime"] for job in remote_jobs if job.get("CreationTime")
+        ]
+        arguments = {
+            "MaxResults": 100,
+            "SortBy": "CreationTime",
+            "SortOrder": "Descending",
+        }
+        if len(created) == len(remote_jobs):
+            oldest = min(dt.datetime.fromisoformat(c) for c in created)
+            arguments["CreationTimeAfter"] = oldest - dt.timedelta(seconds=1)
+        client, found = client_for(self.name, call, self.settings), {}
+        while wanted - found.keys():
+            if not spend():
+                break
+            with provider_errors(self.name):
+                page = client.list_transform_jobs(**arguments)
+            for summary in page.get("TransformJobSummaries", []):
+                if summary["TransformJobName"] in wanted:
+                    found[summary["TransformJobName"]] = json_safe(summary)
+            if not page.get("NextToken"):
+                break
+            arguments["NextToken"] = page["NextToken"]
+        return found
 
     def _describe(self, client, job_name: str) -> dict:
         with provider_errors(self.name, _unknown_job):
