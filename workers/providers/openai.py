@@ -5,6 +5,7 @@ key, so a retried submit lists recent batches and adopts the one whose
 metadata names its task.
 """
 
+import functools
 import logging
 
 import openai
@@ -49,11 +50,10 @@ class OpenAIProvider(Provider):
     }
 
     def _client(self, call: ProviderCall) -> openai.OpenAI:
-        return openai.OpenAI(
-            api_key=_api_key(call),
-            base_url=self.settings.provider_endpoint("openai"),
-            max_retries=0,  # the worker backs off and retries on its schedule
-            timeout=self.settings.provider_timeout_s,
+        return _client(
+            _api_key(call),
+            self.settings.provider_endpoint("openai"),
+            self.settings.provider_timeout_s,
         )
 
     def submit(self, call: ProviderCall, task_id: str) -> dict:
@@ -139,6 +139,18 @@ class OpenAIProvider(Provider):
 
     def remote_id(self, remote_job: dict) -> str | None:
         return remote_job.get("id")
+
+
+@functools.lru_cache(maxsize=64)
+def _client(api_key: str, base_url: str | None, timeout_s: float) -> openai.OpenAI:
+    # A client holds a connection pool; making one per call costs more than
+    # the call. Clients are thread-safe, one per key and endpoint is enough.
+    return openai.OpenAI(
+        api_key=api_key,
+        base_url=base_url,
+        max_retries=0,  # the worker backs off and retries on its schedule
+        timeout=timeout_s,
+    )
 
 
 def _describe_error(error: dict) -> str:
