@@ -74,6 +74,22 @@ end
 return {1, current}
 """
 
+# KEYS: task hash, schedule zset. ARGV: task id, now ms, lease ms.
+# Starts a submit attempt unless the task left CREATED or another attempt's
+# lease is still running; returns the attempt number, or 0.
+_CLAIM_SUBMIT = """
+local raw = redis.call('HMGET', KEYS[1], 'state', '_submit_attempts', '_lease_until')
+if not raw[1] or cjson.decode(raw[1]) ~= 'CREATED' then return 0 end
+local now = tonumber(ARGV[2])
+if raw[3] and tonumber(cjson.decode(raw[3])) > now then return 0 end
+local attempt = tonumber(cjson.decode(raw[2] or '0')) + 1
+local lease_until = now + tonumber(ARGV[3])
+redis.call('HSET', KEYS[1], '_submit_attempts', tostring(attempt),
+           '_lease_until', tostring(lease_until))
+redis.call('ZADD', KEYS[2], lease_until, ARGV[1])
+return attempt
+"""
+
 # KEYS: schedule zset. ARGV: prefix, now ms, limit, lease ms.
 # Hands out the tasks due for a visit and pushes each one lease ms into the
 # future, so a second sweep (another beat) cannot hand out the same task.
@@ -110,6 +126,7 @@ class Store:
         self._create_task = self.redis.register_script(_CREATE_TASK)
         self._transition = self.redis.register_script(_TRANSITION)
         self._claim_due = self.redis.register_script(_CLAIM_DUE)
+        self._claim_submit = self.redis.register_script(_CLAIM_SUBMIT)
 
     # --- documents (connectors, model groups, models) ---------------------
 
@@ -262,6 +279,14 @@ class Store:
     ) -> None:
         """Write fields while the task stays in ``state`` (checked atomically)."""
         self.transition(task_id, {state}, state, fields, next_visit_ms)
+
+    def claim_submit(self, task_id: str, lease_ms: int) -> int:
+        """Start a submit attempt: its number, or 0 when the task is no longer
+        CREATED or another attempt holds the lease (it may be mid-call)."""
+        return self._claim_submit(
+            keys=[self.keys.task(task_id), self.keys.schedule],
+            args=[task_id, now_ms(), lease_ms],
+        )
 
     def schedule(self, task_id: str, visit_ms: int) -> None:
         self.redis.zadd(self.keys.schedule, {task_id: visit_ms})

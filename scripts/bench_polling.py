@@ -171,10 +171,10 @@ def _sweep_once(stack, store, sandbox_url, ids, env, progress) -> dict:
     store.redis.zadd(store.keys.schedule, dict.fromkeys(ids, started_ms))
     commands, calls = _redis_commands(store.redis), _provider_calls(sandbox_url)
     started = time.monotonic()
-    from workers import lifecycle
     from workers import tasks as celery_tasks
+    from workers.runtime import Runtime
 
-    runtime = lifecycle.Runtime.from_settings(_settings(stack))
+    runtime = Runtime.from_settings(_settings(stack))
     due = runtime.store.claim_due(len(ids), int(runtime.settings.lease_s * 1000))
     singles, groups = celery_tasks.plan_sweep(runtime, due)
     for _, task_id in singles:

@@ -7,22 +7,23 @@ from celery.signals import worker_process_init
 
 from common.errors import TaskNotFound
 from common.settings import Settings
-from workers import lifecycle
+from workers import lifecycle, list_refresh
 from workers.celery_app import app
+from workers.runtime import Runtime
 
 log = logging.getLogger("batchpredict.worker")
 
-_runtime: lifecycle.Runtime | None = None
+_runtime: Runtime | None = None
 _runtime_lock = threading.Lock()
 
 
-def runtime() -> lifecycle.Runtime:
+def runtime() -> Runtime:
     """One Runtime per process, made after the fork (Redis clients and SDK
     clients must not cross a fork)."""
     global _runtime
     with _runtime_lock:
         if _runtime is None:
-            _runtime = lifecycle.Runtime.from_settings(Settings.from_env())
+            _runtime = Runtime.from_settings(Settings.from_env())
         return _runtime
 
 
@@ -65,7 +66,7 @@ def cancel(task_id: str) -> None:
 
 @app.task(name="batchpredict.refresh_many", **_TASK_OPTIONS)
 def refresh_many(task_ids: list[str]) -> None:
-    lifecycle.refresh_many(runtime(), task_ids)
+    list_refresh.refresh_many(runtime(), task_ids)
 
 
 @app.task(name="batchpredict.sweep", ignore_result=True)
@@ -98,7 +99,7 @@ _GROUP_FIELDS = ["provider", "model_id", "_connector_id", "_remote_id"]
 _LIST_CHUNK = 10_000
 
 
-def plan_sweep(rt: lifecycle.Runtime, due: list[tuple[str, str]]):
+def plan_sweep(rt: Runtime, due: list[tuple[str, str]]):
     """Split due tasks into single steps and list-refresh groups."""
     singles, by_connector = [], {}
     running = [(i, s) for i, s in due if s != "CREATED"]

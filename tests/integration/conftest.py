@@ -132,3 +132,12 @@ def client_for(stack: Stack):
     app = create_app(Settings.from_env(env))
     app.config["TESTING"] = True
     return app.test_client()
+
+
+def runtime_for(stack: Stack):
+    """A worker Runtime in this process, on a private stack's settings."""
+    from workers.runtime import Runtime
+
+    env = stack.env()
+    env.pop("BATCHPREDICT_MASTER_KEY_FILE", None)
+    return Runtime.from_settings(Settings.from_env(env))

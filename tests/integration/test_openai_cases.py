@@ -15,6 +15,7 @@ from tests.integration.test_openai_e2e import (
     _upload,
 )
 from workers import lifecycle
+from workers.runtime import Runtime
 
 pytestmark = pytest.mark.integration
 
@@ -59,7 +60,7 @@ def test_every_request_failed_is_completed_with_error(client, sandbox, settings)
     assert task["results"]["error_location"]
     assert "3 of 3 requests failed" in task["error"]
     # Refreshing a finished task again does nothing and raises nothing.
-    runtime = lifecycle.Runtime.from_settings(settings)
+    runtime = Runtime.from_settings(settings)
     lifecycle.refresh(runtime, task["task_id"])
     assert client.get(f"/_plugins/_ml/tasks/{task['task_id']}").get_json() == task
 

@@ -8,13 +8,14 @@ import pytest
 
 from scripts import procs
 from tests.conftest import get_json, post_json
-from tests.integration.conftest import client_for, wait_for_task
+from tests.integration.conftest import client_for, runtime_for, wait_for_task
 from tests.integration.test_openai_e2e import (
     _embedding_lines,
     _model_for,
     _sdk,
     _upload,
 )
+from workers import lifecycle, list_refresh
 
 pytestmark = pytest.mark.integration
 
@@ -95,26 +96,37 @@ def test_worker_killed_during_create_leaves_exactly_one_job(private_stack, sandb
 
 
 def test_list_refresh_replaces_one_status_call_per_task(private_stack, sandbox):
-    # Given six running jobs on one connector
-    _phases(sandbox, in_progress=3)
-    stack = private_stack(
-        {"BATCHPREDICT_LIST_REFRESH_MIN_TASKS": "3", "BATCHPREDICT_REFRESH_MIN_S": "1"}
-    )
+    # Given six running jobs on one connector, submitted by the lifecycle
+    _phases(sandbox, in_progress=2)
+    stack = private_stack()
     client = client_for(stack)
+    runtime = runtime_for(stack)
     sdk = _sdk(sandbox)
     model_id = _model_for(client, _upload(sdk, _embedding_lines(["a"])))
     task_ids = [_predict(client, model_id) for _ in range(6)]
+    for task_id in task_ids:
+        lifecycle.submit(runtime, task_id)
+    before = _calls(sandbox)
 
-    # When they are followed to the end
-    stack.start_worker()
-    stack.start_beat()
-    tasks = [wait_for_task(client, task_id, timeout_s=60) for task_id in task_ids]
+    # When they are refreshed together until they finish
+    def all_done():
+        list_refresh.refresh_many(runtime, task_ids)
+        states = {
+            client.get(f"/_plugins/_ml/tasks/{i}").get_json()["state"] for i in task_ids
+        }
+        return states == {"COMPLETED"}
 
-    # Then listings did the refreshing, not one retrieve per task per visit
-    assert {t["state"] for t in tasks} == {"COMPLETED"}
-    calls = _calls(sandbox)
-    assert calls.get("openai.batches.list", 0) >= 1
-    assert calls.get("openai.batches.retrieve", 0) < len(task_ids)
+    _wait_for(all_done, 30, "the jobs to complete")
+
+    # Then listings did the refreshing: no status call per task
+    after = _calls(sandbox)
+    lists = after.get("openai.batches.list", 0) - before.get("openai.batches.list", 0)
+    assert lists >= 1
+    assert after.get("openai.batches.retrieve", 0) == before.get(
+        "openai.batches.retrieve", 0
+    )
+    task = client.get(f"/_plugins/_ml/tasks/{task_ids[0]}").get_json()
+    assert task["results"]["request_counts"]["succeeded"] == 1
 
 
 def test_call_budget_holds_however_many_tasks(private_stack, sandbox):

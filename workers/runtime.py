@@ -1,0 +1,92 @@
+"""What a worker process shares between tasks: settings, the store, the
+credential sealer, the call budget, counters and the provider adapters."""
+
+import socket
+from dataclasses import dataclass, field
+
+from common.budget import Budget
+from common.connectors import render_action
+from common.crypto import Sealer
+from common.errors import (
+    BatchPredictError,
+    BudgetExhausted,
+    ProviderError,
+    ProviderJobNotFound,
+    ProviderThrottled,
+    ProviderUnavailable,
+)
+from common.metrics import Counters
+from common.settings import Settings
+from common.store import Store
+from workers.providers import get_provider
+from workers.providers.base import Provider, ProviderCall
+
+
+@dataclass
+class Runtime:
+    """Everything a worker process shares between tasks."""
+
+    settings: Settings
+    store: Store
+    sealer: Sealer
+    hostname: str = field(default_factory=socket.gethostname)
+    _providers: dict[str, Provider] = field(default_factory=dict)
+    budget: Budget = field(init=False)
+    counters: Counters = field(init=False)
+
+    def __post_init__(self):
+        self.budget = Budget(self.store.redis, self.store.keys, self.settings)
+        self.counters = Counters(self.store.redis, self.store.keys)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Runtime":
+        return cls(settings, Store(settings), Sealer.from_settings(settings))
+
+    def spend(self, provider: str, calls: int = 1) -> None:
+        """Take calls from the provider's shared budget or raise."""
+        wait_s = self.budget.take(provider, calls)
+        if wait_s > 0:
+            raise BudgetExhausted(provider, wait_s)
+
+    def count_error(self, provider: str, exc: ProviderError) -> None:
+        if isinstance(exc, ProviderThrottled):
+            kind = "throttled"
+        elif isinstance(exc, ProviderUnavailable):
+            kind = "unavailable"
+        elif isinstance(exc, ProviderJobNotFound):
+            kind = "not_found"
+        else:
+            kind = "rejected"
+        self.counters.incr("provider_errors", provider, kind)
+
+    def provider(self, name: str) -> Provider:
+        if name not in self._providers:
+            self._providers[name] = get_provider(name, self.settings)
+        return self._providers[name]
+
+    def call_for(self, task: dict) -> tuple[Provider, ProviderCall]:
+        """Render the task's batch_predict action with decrypted credentials."""
+        model = self.store.get_document("model", task["model_id"])
+        if model is None:
+            raise BatchPredictError(
+                f"model {task['model_id']} was deleted; the task cannot reach its "
+                "provider"
+            )
+        connector, owner_id = self.store.connector_for_model(model)
+        credential = self.sealer.open_all(owner_id, connector["credential"])
+        action = render_action(
+            connector,
+            "batch_predict",
+            task["_parameters"],
+            credential,
+            self.settings.trusted_endpoints,
+        )
+        call = ProviderCall(
+            url=action.url,
+            method=action.method,
+            body=action.body,
+            headers=action.headers,
+            credential=credential,
+            parameters=action.parameters,
+        )
+        return self.provider(action.provider), call
