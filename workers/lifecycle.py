@@ -124,8 +124,18 @@ def cancel(rt: Runtime, task_id: str) -> None:
 
 def wait_for_budget(rt, task, state: str, exc: BudgetExhausted) -> None:
     log.debug("Task %s: %s; waiting", task["task_id"], exc)
-    delay_ms = int(exc.wait_s * 1000 * random.uniform(1.0, 1.5)) + 1
-    _write(rt, task["task_id"], state, state, {}, now_ms() + delay_ms)
+    revisit(rt, task, state, budget_time_ms(exc))
+
+
+def budget_time_ms(exc: BudgetExhausted) -> int:
+    """When the calls will be there, spread so waiters do not all return at
+    once."""
+    return now_ms() + int(exc.wait_s * 1000 * random.uniform(1.0, 1.5)) + 1
+
+
+def revisit(rt, task, state: str, at_ms: int) -> None:
+    """Visit the task again at ``at_ms``, if it is still in ``state``."""
+    _write(rt, task["task_id"], state, state, {}, at_ms)
 
 
 def _send_cancel(rt, task, provider: Provider, call: ProviderCall) -> None:
@@ -154,7 +164,9 @@ def _send_cancel(rt, task, provider: Provider, call: ProviderCall) -> None:
     )
 
 
-def apply_job(rt, task, provider: Provider, job: dict, expected: str, call) -> None:
+def apply_job(
+    rt, task, provider: Provider, job: dict, expected: str, call, next_ms=None
+) -> None:
     """Merge the provider's job object into the task and move its state."""
     task_id = task["task_id"]
     remote_job = merge_job(task["remote_job"], job)
@@ -180,7 +192,8 @@ def apply_job(rt, task, provider: Provider, job: dict, expected: str, call) -> N
     ):
         fields["error"] = provider.error_of(remote_job)
     age_s = time.time() - task["create_time"] / 1000
-    next_ms = now_ms() + int(refresh_delay_s(age_s, rt.settings) * 1000)
+    if next_ms is None:
+        next_ms = now_ms() + int(refresh_delay_s(age_s, rt.settings) * 1000)
     if _write(rt, task_id, expected, new_state, fields, next_ms):
         if new_state != expected:
             log.info(

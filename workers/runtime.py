@@ -80,6 +80,7 @@ class Runtime:
             task["_parameters"],
             credential,
             self.settings.trusted_endpoints,
+            allow_private=self.settings.allow_private_endpoints,
         )
         call = ProviderCall(
             url=action.url,
