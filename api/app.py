@@ -4,7 +4,17 @@ import logging
 
 from flask import Flask, jsonify
 
-from api import connectors, model_groups, models, tasks
+from api import (
+    auth,
+    connectors,
+    metrics,
+    model_groups,
+    models,
+    openapi,
+    request_log,
+    stats,
+    tasks,
+)
 from api.errors import register_error_handlers
 from api.queue import TaskQueue
 from common.crypto import Sealer
@@ -24,9 +34,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["store"] = Store(settings)
     app.extensions["sealer"] = Sealer.from_settings(settings)
     app.extensions["queue"] = TaskQueue(settings)
-    for module in (connectors, model_groups, models, tasks):
+    for module in (connectors, model_groups, models, tasks, openapi):
         app.register_blueprint(module.blueprint)
+    auth.install(app)
     register_error_handlers(app)
+    for module in (metrics, stats):
+        app.register_blueprint(module.blueprint)
+    request_log.install(app)
 
     @app.get("/")
     def root():

@@ -2,6 +2,9 @@
 
 from flask import Blueprint, current_app, jsonify
 
+from api.access import ACCESS_INPUT_FIELDS, access_fields, may_change, may_use
+from api.access import require as require_right
+from api.auth import principal
 from api.body import json_body
 from api.search import parse_search, search_documents
 from common.connectors import public_view, validate_connector
@@ -12,6 +15,15 @@ from common.tasks import new_id
 blueprint = Blueprint("connectors", __name__, url_prefix="/_plugins/_ml/connectors")
 INDEX = ".plugins-ml-connector"
 SEARCH_FIELDS = {"name", "protocol", "version", "connector_id", "owner"}
+# Fields the store keeps that a connector body does not carry.
+_STORED_ONLY = (
+    "connector_id",
+    "created_time",
+    "last_updated_time",
+    "owner",
+    "access",
+    "backend_roles",
+)
 
 
 def _services():
@@ -19,11 +31,14 @@ def _services():
     return ext["store"], ext["sealer"], ext["settings"]
 
 
-def load_connector(connector_id: str) -> dict:
+def load_connector(connector_id: str, change: bool = False) -> dict:
+    """The connector, if the caller may use it (or, with ``change``, alter it)."""
     store, _, _ = _services()
     connector = store.get_document("connector", connector_id)
     if connector is None:
         raise ConnectorNotFound(connector_id)
+    allowed = may_change if change else may_use
+    require_right(allowed(connector, principal()), "connector")
     return connector
 
 
@@ -31,7 +46,12 @@ def load_connector(connector_id: str) -> dict:
 def create():
     store, sealer, settings = _services()
     body = json_body(required=True)
-    connector = validate_connector(body, settings.trusted_endpoints)
+    connector = validate_connector(
+        body,
+        settings.trusted_endpoints,
+        allow_private=settings.allow_private_endpoints,
+    )
+    access = access_fields(body, principal(), "connector")
     if body.get("dry_run") is True:
         return jsonify(connector_id="dryRunConnector")
     connector_id = new_id()
@@ -41,6 +61,7 @@ def create():
         credential=sealer.seal_all(connector_id, connector["credential"]),
         created_time=created,
         last_updated_time=created,
+        **access,
     )
     store.put_document("connector", connector_id, connector, created)
     return jsonify(connector_id=connector_id)
@@ -54,23 +75,24 @@ def get(connector_id: str):
 @blueprint.put("/<connector_id>")
 def update(connector_id: str):
     store, sealer, settings = _services()
-    current = load_connector(connector_id)
+    current = load_connector(connector_id, change=True)
     changes = json_body(required=True)
     if "connector_id" in changes:
         raise InvalidRequest("connector_id cannot be changed", "connector_id")
-    merged = {
-        k: v
-        for k, v in current.items()
-        if k not in ("connector_id", "created_time", "last_updated_time")
-    }
+    merged = {k: v for k, v in current.items() if k not in _STORED_ONLY}
     merged["credential"] = sealer.open_all(connector_id, current["credential"])
     merged.update(changes)
-    connector = validate_connector(merged, settings.trusted_endpoints)
+    connector = validate_connector(
+        merged,
+        settings.trusted_endpoints,
+        allow_private=settings.allow_private_endpoints,
+    )
     connector.update(
         connector_id=connector_id,
         credential=sealer.seal_all(connector_id, connector["credential"]),
         created_time=current["created_time"],
         last_updated_time=now_ms(),
+        **_access_after_update(current, changes),
     )
     store.put_document("connector", connector_id, connector, current["created_time"])
     return jsonify(_write_result(connector_id, "updated"))
@@ -79,7 +101,7 @@ def update(connector_id: str):
 @blueprint.delete("/<connector_id>")
 def delete(connector_id: str):
     store, _, _ = _services()
-    load_connector(connector_id)
+    load_connector(connector_id, change=True)
     users = [
         model_id
         for model_id, model in store.all_documents("model")
@@ -99,8 +121,27 @@ def delete(connector_id: str):
 def search():
     store, _, _ = _services()
     query = parse_search(json_body(), SEARCH_FIELDS, {"created_time", "name"})
-    docs = [(i, public_view(d)) for i, d in store.all_documents("connector")]
+    caller = principal()
+    docs = [
+        (i, public_view(d))
+        for i, d in store.all_documents("connector")
+        if may_use(d, caller)
+    ]
     return jsonify(search_documents(INDEX, docs, query, "created_time"))
+
+
+def _access_after_update(current: dict, changes: dict) -> dict:
+    """The connector's access fields after an update: new ones when the update
+    names any, the owner always kept."""
+    kept = {
+        "owner": current.get("owner"),
+        "access": current.get("access", "public"),
+        "backend_roles": current.get("backend_roles", []),
+    }
+    if not any(name in changes for name in ACCESS_INPUT_FIELDS):
+        return kept
+    changed = access_fields(changes, principal(), "connector")
+    return dict(changed, owner=kept["owner"])
 
 
 def _write_result(doc_id: str, result: str) -> dict:

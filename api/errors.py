@@ -32,7 +32,12 @@ def register_error_handlers(app: Flask) -> None:
             extra["field"] = exc.field
         if exc.status >= 500:
             log.error("Request failed: %s", exc.message, exc_info=exc)
-        return error_response(exc.status, exc.error_type, exc.message, **extra)
+        body, status = error_response(exc.status, exc.error_type, exc.message, **extra)
+        if getattr(exc, "retry_after_s", None) is not None:
+            body.headers["Retry-After"] = str(exc.retry_after_s)
+        if status == 401:
+            body.headers["WWW-Authenticate"] = 'Bearer realm="batchpredict"'
+        return body, status
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

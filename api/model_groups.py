@@ -2,17 +2,18 @@
 
 from flask import Blueprint, current_app, jsonify
 
+from api.access import access_fields, may_change, may_use, require
+from api.auth import principal
 from api.body import json_body
 from api.connectors import write_result
 from api.search import parse_search, search_documents
 from common.errors import InvalidRequest, ModelGroupNotFound
 from common.store import now_ms
 from common.tasks import new_id
-from common.validation import expect, expect_choice, reject_unknown
+from common.validation import expect, reject_unknown
 
 blueprint = Blueprint("model_groups", __name__, url_prefix="/_plugins/_ml/model_groups")
 INDEX = ".plugins-ml-model-group"
-ACCESS_MODES = ("public", "private", "restricted")
 FIELDS = {
     "name",
     "description",
@@ -22,10 +23,13 @@ FIELDS = {
 }
 
 
-def load_model_group(model_group_id: str) -> dict:
+def load_model_group(model_group_id: str, change: bool = False) -> dict:
+    """The model group, if the caller may use it (or, with ``change``, alter it)."""
     group = current_app.extensions["store"].get_document("model_group", model_group_id)
     if group is None:
         raise ModelGroupNotFound(model_group_id)
+    allowed = may_change if change else may_use
+    require(allowed(group, principal()), "model group")
     return group
 
 
@@ -43,13 +47,7 @@ def register_model_group(body: dict) -> str:
                 f"ID: {group_id}.",
                 "name",
             )
-    access_mode = expect(
-        body.get("access_mode"), str, "access_mode", required=False, default="public"
-    )
-    expect_choice(access_mode, ACCESS_MODES, "access_mode")
-    roles = expect(
-        body.get("backend_roles"), list, "backend_roles", required=False, default=[]
-    )
+    access = access_fields(body, principal(), "model group")
     group_id, created = new_id(), now_ms()
     group = {
         "model_group_id": group_id,
@@ -57,8 +55,9 @@ def register_model_group(body: dict) -> str:
         "description": expect(
             body.get("description"), str, "description", required=False, default=""
         ),
-        "access": access_mode,
-        "backend_roles": roles,
+        "access": access["access"],
+        "backend_roles": access["backend_roles"],
+        "owner": access["owner"],
         "latest_version": 0,
         "created_time": created,
         "last_updated_time": created,
@@ -81,7 +80,7 @@ def get(model_group_id: str):
 @blueprint.delete("/<model_group_id>")
 def delete(model_group_id: str):
     store = current_app.extensions["store"]
-    load_model_group(model_group_id)
+    load_model_group(model_group_id, change=True)
     members = [
         i
         for i, m in store.all_documents("model")
@@ -103,5 +102,6 @@ def search():
     query = parse_search(
         json_body(), {"name", "access", "model_group_id"}, {"created_time", "name"}
     )
-    docs = store.all_documents("model_group")
+    caller = principal()
+    docs = [(i, g) for i, g in store.all_documents("model_group") if may_use(g, caller)]
     return jsonify(search_documents(INDEX, docs, query, "created_time"))

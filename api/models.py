@@ -3,6 +3,8 @@ and ``_batch_predict``."""
 
 from flask import Blueprint, current_app, jsonify, request
 
+from api.access import ACCESS_INPUT_FIELDS, may_use_model, require, visible_models
+from api.auth import principal
 from api.body import json_body
 from api.connectors import load_connector, write_result
 from api.model_groups import load_model_group, register_model_group
@@ -19,7 +21,7 @@ from common.tasks import (
     new_id,
     new_model_task,
 )
-from common.validation import expect, reject_unknown
+from common.validation import expect, expect_choice, reject_unknown
 
 blueprint = Blueprint("models", __name__, url_prefix="/_plugins/_ml/models")
 INDEX = ".plugins-ml-model"
@@ -48,9 +50,11 @@ def _ext(name: str):
 
 
 def load_model(model_id: str) -> dict:
-    model = _ext("store").get_document("model", model_id)
+    store = _ext("store")
+    model = store.get_document("model", model_id)
     if model is None:
         raise ModelNotFound(model_id)
+    require(may_use_model(store, model, principal()), "model")
     return model
 
 
@@ -74,6 +78,8 @@ def register():
             f"got {function_name!r}",
             "function_name",
         )
+    deploy = request.args.get("deploy", "false").lower()
+    deploy = expect_choice(deploy, ("true", "false"), "deploy") == "true"
     model_id, created = new_id(), now_ms()
     model = {
         "model_id": model_id,
@@ -87,18 +93,20 @@ def register():
         "created_time": created,
         "last_updated_time": created,
         "last_registered_time": created,
+        "owner": principal().owner(),
     }
     model.update(_model_connector(body, model_id, settings))
     group_id = body.get("model_group_id")
     if group_id is None:
-        group_id = register_model_group({"name": f"{name}_{model_id}"})
+        # ML Commons makes a group for the model, with the access it asked for.
+        access = {k: body[k] for k in ACCESS_INPUT_FIELDS if k in body}
+        group_id = register_model_group(dict(access, name=f"{name}_{model_id}"))
     load_model_group(expect(group_id, str, "model_group_id"))
     model["model_group_id"] = group_id
-    deploy = request.args.get("deploy", "false").lower() == "true"
     if deploy:
         model.update(model_state="DEPLOYED", last_deployed_time=created)
     store.put_document("model", model_id, model, created)
-    task = new_model_task(model_id, REGISTER_MODEL, None)
+    task = new_model_task(model_id, REGISTER_MODEL, principal().user)
     store.create_task(task, limit=None, first_visit_ms=None)
     return jsonify(task_id=task["task_id"], status="CREATED", model_id=model_id)
 
@@ -114,7 +122,10 @@ def _model_connector(body: dict, model_id: str, settings) -> dict:
         load_connector(expect(connector_id, str, "connector_id"))
         return {"connector_id": connector_id}
     connector = validate_connector(
-        expect(inline, dict, "connector"), settings.trusted_endpoints, where="connector"
+        expect(inline, dict, "connector"),
+        settings.trusted_endpoints,
+        where="connector",
+        allow_private=settings.allow_private_endpoints,
     )
     connector["credential"] = _ext("sealer").seal_all(model_id, connector["credential"])
     return {"connector": connector}
@@ -135,7 +146,7 @@ def _set_state(model_id: str, state: str) -> dict:
 @blueprint.post("/<model_id>/_deploy")
 def deploy(model_id: str):
     _set_state(model_id, "DEPLOYED")
-    task = new_model_task(model_id, DEPLOY_MODEL, None)
+    task = new_model_task(model_id, DEPLOY_MODEL, principal().user)
     _ext("store").create_task(task, limit=None, first_visit_ms=None)
     return jsonify(task_id=task["task_id"], task_type=DEPLOY_MODEL, status="COMPLETED")
 
@@ -170,7 +181,8 @@ def search():
         {"name", "model_state", "model_group_id", "connector_id", "algorithm"},
         {"created_time", "name"},
     )
-    docs = [(i, model_view(m)) for i, m in _ext("store").all_documents("model")]
+    visible = visible_models(_ext("store"), principal())
+    docs = [(i, model_view(m)) for i, m in visible]
     return jsonify(search_documents(INDEX, docs, query, "created_time"))
 
 
@@ -200,10 +212,19 @@ def _batch_predict(model_id: str):
     connector, owner_id = store.connector_for_model(model)
     credential = sealer.open_all(owner_id, connector["credential"])
     action = render_action(
-        connector, "batch_predict", parameters, credential, settings.trusted_endpoints
+        connector,
+        "batch_predict",
+        parameters,
+        credential,
+        settings.trusted_endpoints,
+        allow_private=settings.allow_private_endpoints,
     )
     task = new_batch_task(
-        model_id, model.get("connector_id", ""), action.provider, parameters, owner=None
+        model_id,
+        model.get("connector_id", ""),
+        action.provider,
+        parameters,
+        owner=principal().user,
     )
     if body.get("dlq"):
         task["remote_job"] = {"dlq": body["dlq"]}

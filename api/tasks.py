@@ -6,6 +6,8 @@ one refresh old.
 
 from flask import Blueprint, current_app, jsonify
 
+from api.access import may_use_task, require, visible_models
+from api.auth import principal
 from api.body import json_body
 from api.connectors import write_result
 from api.search import hits_response, parse_search
@@ -22,13 +24,22 @@ def _store():
     return current_app.extensions["store"]
 
 
+def load_task(task_id: str) -> dict:
+    """The task, if the caller may use its model."""
+    store = _store()
+    task = store.get_task(task_id)
+    require(may_use_task(store, task, principal()), "task")
+    return task
+
+
 @blueprint.get("/<task_id>")
 def get(task_id: str):
-    return jsonify(public_view(_store().get_task(task_id)))
+    return jsonify(public_view(load_task(task_id)))
 
 
 @blueprint.delete("/<task_id>")
 def delete(task_id: str):
+    load_task(task_id)
     _store().delete_task(task_id, refuse_states=ACTIVE_STATES)
     return jsonify(write_result(INDEX, task_id, "deleted"))
 
@@ -36,7 +47,7 @@ def delete(task_id: str):
 @blueprint.post("/<task_id>/_cancel")
 def cancel(task_id: str):
     store = _store()
-    task = store.get_task(task_id)
+    task = load_task(task_id)
     if task["task_type"] != BATCH_PREDICTION:
         raise InvalidRequest(
             f"The task ID you provided does not have any associated batch job "
@@ -64,7 +75,11 @@ def cancel(task_id: str):
 def search():
     store = _store()
     query = parse_search(json_body(), SEARCH_FIELDS, {"create_time"})
-    ids = store.task_ids(query.filters)
+    _limit_to_visible_models(store, query)
+    if any(values == [] for values in query.filters.values()):
+        ids = []  # no model the caller may use, or filters that exclude each other
+    else:
+        ids = store.task_ids(query.filters)
     if query.ids is not None:
         wanted = set(query.ids)
         ids = [i for i in (ids if ids is not None else query.ids) if i in wanted]
@@ -81,3 +96,15 @@ def search():
         sort_value = int(created) if query.sort_field else None
         hits.append((task_id, public_view(task, query.source), sort_value))
     return jsonify(hits_response(INDEX, hits, len(ranked), query))
+
+
+def _limit_to_visible_models(store, query) -> None:
+    """Narrow a search to the tasks of models the caller may use."""
+    caller = principal()
+    if caller.admin:
+        return
+    visible = [model_id for model_id, _ in visible_models(store, caller)]
+    wanted = query.filters.get("model_id")
+    if wanted is not None:
+        visible = [model_id for model_id in visible if model_id in set(wanted)]
+    query.filters["model_id"] = visible

@@ -7,6 +7,7 @@ from common import templating
 from common.endpoints import check_trusted, provider_of, same_origin
 from common.errors import InvalidRequest
 from common.validation import (
+    describe,
     expect,
     expect_choice,
     expect_string_map,
@@ -63,7 +64,12 @@ class RenderedAction:
     parameters: dict = field(default_factory=dict, repr=False)
 
 
-def validate_connector(body: dict, trusted: tuple[str, ...], where="connector") -> dict:
+def validate_connector(
+    body: dict,
+    trusted: tuple[str, ...],
+    where="connector",
+    allow_private: bool = False,
+) -> dict:
     """Check a connector body; return the normalised connector (credential
     still in plain text: the caller seals it)."""
     reject_unknown(body, CONNECTOR_FIELDS, where)
@@ -72,7 +78,7 @@ def validate_connector(body: dict, trusted: tuple[str, ...], where="connector") 
         "description": expect(
             body.get("description"), str, "description", required=False, default=""
         ),
-        "version": str(body.get("version", "1")),
+        "version": _version(body.get("version", "1")),
         "protocol": expect_choice(
             expect(body.get("protocol"), str, "protocol"), PROTOCOLS, "protocol"
         ),
@@ -91,8 +97,17 @@ def validate_connector(body: dict, trusted: tuple[str, ...], where="connector") 
         _validate_action(action, f"actions[{i}]") for i, action in enumerate(actions)
     ]
     _check_protocol(connector)
-    _check_urls(connector, trusted)
+    _check_urls(connector, trusted, allow_private)
     return connector
+
+
+def _version(value) -> str:
+    # ML Commons' blueprints write "1" or 1; anything else is a mistake.
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise InvalidRequest(
+            f"version must be a string or a number, got {describe(value)}", "version"
+        )
+    return str(value)
 
 
 def _validate_action(action, where: str) -> dict:
@@ -142,12 +157,12 @@ def _check_protocol(connector: dict) -> None:
             )
 
 
-def _check_urls(connector: dict, trusted: tuple[str, ...]) -> None:
+def _check_urls(connector: dict, trusted: tuple[str, ...], allow_private: bool):
     providers = set()
     for i, action in enumerate(connector["actions"]):
         where = f"actions[{i}].url"
         url = partial_url(action["url"], connector["parameters"])
-        check_trusted(url, trusted, where)
+        check_trusted(url, trusted, where, allow_private)
         if action["action_type"] in BATCH_ACTION_TYPES:
             providers.add(provider_of(url, where))
     if len(providers) > 1:
@@ -186,6 +201,7 @@ def render_action(
     request_parameters: dict,
     credential: dict[str, str],
     trusted: tuple[str, ...],
+    allow_private: bool = False,
 ) -> RenderedAction:
     """Render one action for a call: parameters merged (the request's win),
     the URL re-checked against the trusted endpoints, and the host fixed by
@@ -199,7 +215,7 @@ def render_action(
         connector["parameters"], request_parameters
     )
     url = templating.render_url(action["url"], parameters, credential, "url")
-    check_trusted(url, trusted, "url")
+    check_trusted(url, trusted, "url", allow_private)
     if not same_origin(url, partial_url(action["url"], connector["parameters"])):
         raise InvalidRequest(
             "request parameters may not change the host a connector calls; put "

@@ -9,6 +9,7 @@ query, stops everything it started, and exits non-zero if a step failed.
 """
 
 import argparse
+import functools
 import importlib
 import math
 import os
@@ -18,9 +19,12 @@ import time
 import uuid
 from pathlib import Path
 
+from api.keys import ApiKeys
+from common.settings import Settings
 from scripts import procs
 from scripts.demo_providers import DemoEnv
-from scripts.http import HttpError, call
+from scripts.http import HttpError
+from scripts.http import call as _call
 from scripts.stack import Stack
 
 PROVIDERS = ("openai", "sagemaker", "cohere", "bedrock")
@@ -61,12 +65,20 @@ def main(argv=None) -> int:
     )
     _check_ports(stack)
     print(f"batchpredict demo: logs in {run_dir}")
-    print("authentication: off (development mode; the API is bound to 127.0.0.1)")
+    settings = Settings.from_env({**os.environ, **stack.env()})
+    api_keys, key_id = None, None
     try:
         _step(
             "starting Redis, S3 (moto), sandbox, API, worker and beat", stack.start_all
         )
         procs.wait_for_http(f"{stack.api_url}/")
+        token = None
+        if settings.auth_enabled:
+            api_keys = ApiKeys.from_settings(settings)
+            key_id, token = api_keys.create("demo", [], admin=True)
+            print(f"authentication: on (admin API key {key_id}, revoked at the end)")
+        else:
+            print("authentication: off (BATCHPREDICT_AUTH_ENABLED=false)")
         records = reference_paragraphs()
         if args.limit:
             records = records[: args.limit]
@@ -75,7 +87,7 @@ def main(argv=None) -> int:
         failures = [
             name
             for name in providers
-            if not run_provider(name, records, stack, args.timeout)
+            if not run_provider(name, records, stack, args.timeout, token)
         ]
     except KeyboardInterrupt:
         print("interrupted")
@@ -88,6 +100,8 @@ def main(argv=None) -> int:
             )
         return 1
     finally:
+        if key_id is not None:
+            api_keys.revoke(key_id)
         _step("stopping everything", stack.stop)
     if failures:
         print(f"FAILED providers: {', '.join(failures)}")
@@ -96,8 +110,11 @@ def main(argv=None) -> int:
     return 0
 
 
-def run_provider(name: str, records, stack: Stack, timeout_s: float) -> bool:
+def run_provider(
+    name: str, records, stack: Stack, timeout_s: float, token: str | None
+) -> bool:
     print(f"\n== {name}: {len(records)} requests ==")
+    call = functools.partial(_call, token=token)
     module = importlib.import_module(f"scripts.demo_providers.{name}")
     env = DemoEnv(
         sandbox_url=stack.sandbox_url,
@@ -130,7 +147,7 @@ def run_provider(name: str, records, stack: Stack, timeout_s: float) -> bool:
         {"parameters": parameters},
     )
     print(f"task {answer['task_id']}: {answer['status']}")
-    task = follow(api, answer["task_id"], timeout_s)
+    task = follow(api, answer["task_id"], timeout_s, call)
     if task["state"] != "COMPLETED":
         print(f"task ended {task['state']}: {task.get('error')}")
         return False
@@ -140,8 +157,9 @@ def run_provider(name: str, records, stack: Stack, timeout_s: float) -> bool:
     return report(records, vectors, embedder, time.monotonic() - started)
 
 
-def follow(api: str, task_id: str, timeout_s: float) -> dict:
+def follow(api: str, task_id: str, timeout_s: float, call=None) -> dict:
     """Poll the tasks API, printing each change, until the task ends."""
+    call = call or _call
     deadline = time.monotonic() + timeout_s
     started, last = time.monotonic(), None
     while True:

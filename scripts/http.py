@@ -12,11 +12,15 @@ class HttpError(Exception):
         self.body = body
 
 
-def call(method: str, url: str, body=None, timeout_s: float = 30.0) -> dict:
+def call(
+    method: str, url: str, body=None, timeout_s: float = 30.0, token: str | None = None
+) -> dict:
+    """Send JSON, return JSON; ``token`` is sent as a bearer API key."""
     data = None if body is None else json.dumps(body).encode("utf-8")
-    request = urllib.request.Request(
-        url, data=data, method=method, headers={"Content-Type": "application/json"}
-    )
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as response:
             text = response.read()

@@ -37,6 +37,8 @@ def test_settings(redis_port):
         redis_url=f"redis://127.0.0.1:{redis_port}/3",
         broker_url=f"redis://127.0.0.1:{redis_port}/4",
         master_key="A" * 43 + "=",
+        # Authentication has tests of its own (tests/api/test_auth*.py).
+        auth_enabled=False,
     )
 
 

@@ -5,6 +5,7 @@ import threading
 
 from celery.signals import worker_process_init
 
+import workers.logs  # noqa: F401 -- connects logging and per-task log lines
 from common.errors import TaskNotFound
 from common.settings import Settings
 from workers import lifecycle, list_refresh
