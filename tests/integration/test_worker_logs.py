@@ -41,8 +41,10 @@ def test_each_finished_task_has_one_json_line(private_stack, sandbox_url):
     finished = [line for line in lines if line.get("celery_task_id")]
     mine = [line for line in finished if line["task_id"] == task_id]
     submits = [line for line in mine if line["celery_task"] == "batchpredict.submit"]
-    assert len(submits) == 1
-    assert submits[0]["state"] == "SUCCESS"
-    assert submits[0]["component"] == "worker"
+    # (a second submit may come from the sweep while the worker starts; it
+    # finds the task submitted and finishes without a provider call)
+    assert submits
+    assert {line["state"] for line in submits} == {"SUCCESS"}
+    assert {line["component"] for line in submits} == {"worker"}
     assert any(line["celery_task"] == "batchpredict.refresh" for line in mine)
     assert len({line["celery_task_id"] for line in finished}) == len(finished)
