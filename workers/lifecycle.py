@@ -170,13 +170,7 @@ def apply_job(
     """Merge the provider's job object into the task and move its state."""
     task_id = task["task_id"]
     remote_job = merge_job(task["remote_job"], job)
-    try:
-        new_state = provider.state_of(remote_job)
-    except UnknownStatus as exc:
-        log.warning("Task %s: %s; keeping %s", task_id, exc, expected)
-        new_state = TaskState(expected)
-    if expected == TaskState.CANCELLING and new_state == TaskState.RUNNING:
-        new_state = TaskState.CANCELLING  # the provider has not caught up yet
+    new_state = _mapped_state(provider, remote_job, expected, task_id)
     fields = {
         "remote_job": remote_job,
         "results": provider.summarize(remote_job).as_dict(),
@@ -185,14 +179,10 @@ def apply_job(
         "_unreachable_count": 0,
         "_throttle_count": 0,
     }
-    if new_state in (
-        TaskState.FAILED,
-        TaskState.EXPIRED,
-        TaskState.COMPLETED_WITH_ERROR,
-    ):
+    if new_state in _STATES_WITH_ERRORS:
         fields["error"] = provider.error_of(remote_job)
-    age_s = time.time() - task["create_time"] / 1000
     if next_ms is None:
+        age_s = time.time() - task["create_time"] / 1000
         next_ms = now_ms() + int(refresh_delay_s(age_s, rt.settings) * 1000)
     if _write(rt, task_id, expected, new_state, fields, next_ms):
         if new_state != expected:
@@ -221,6 +211,24 @@ def apply_job(
             {"remote_job": remote_job, "_cancel_sent": True},
             None,
         )
+
+
+_STATES_WITH_ERRORS = (
+    TaskState.FAILED,
+    TaskState.EXPIRED,
+    TaskState.COMPLETED_WITH_ERROR,
+)
+
+
+def _mapped_state(provider, remote_job: dict, expected: str, task_id: str):
+    try:
+        new_state = provider.state_of(remote_job)
+    except UnknownStatus as exc:
+        log.warning("Task %s: %s; keeping %s", task_id, exc, expected)
+        return TaskState(expected)
+    if expected == TaskState.CANCELLING and new_state == TaskState.RUNNING:
+        return TaskState.CANCELLING  # the provider has not caught up yet
+    return new_state
 
 
 def _back_off(rt, task, state: str, exc: ProviderError, step: str) -> None:
