@@ -1,7 +1,6 @@
 """The Bedrock adapter over boto3 against the real sandbox and moto's S3."""
 
 import json
-import time
 
 import boto3
 import pytest
@@ -11,7 +10,8 @@ from common.errors import ProviderRejected, ProviderThrottled, ProviderUnavailab
 from common.settings import Settings
 from common.states import TaskState
 from sandbox.embedder import embed
-from tests.conftest import get_json, post_json
+from tests.conftest import post_json
+from tests.sandbox.helpers import sandbox_calls, until_final
 from workers.providers import get_provider
 from workers.providers.base import ProviderCall
 
@@ -75,25 +75,12 @@ def _adapter(sandbox_url, timeout_s: float = 10.0):
     return get_provider("bedrock", settings)
 
 
-def _until_final(provider, call, job: dict) -> dict:
-    deadline = time.monotonic() + 10
-    while provider.state_of(job) in (TaskState.RUNNING, TaskState.CANCELLING):
-        assert time.monotonic() < deadline, job
-        time.sleep(0.05)
-        job = {**job, **provider.describe(call, job)}
-    return job
-
-
-def _calls(sandbox_url) -> dict:
-    return get_json(f"{sandbox_url}/_sandbox/calls")["calls"]
-
-
 def test_submit_is_exactly_once_and_the_job_completes(sandbox_url, provider, s3):
     call = _call("tea-1")
 
     job = provider.submit(call, "3f2a9c0d1e4b5a6f7c8d")
     again = provider.submit(call, "3f2a9c0d1e4b5a6f7c8d")
-    done = _until_final(provider, call, job)
+    done = until_final(provider, call, job)
 
     assert again["jobArn"] == job["jobArn"]
     assert provider.find(call, "3f2a9c0d1e4b5a6f7c8d")["jobArn"] == job["jobArn"]
@@ -120,7 +107,7 @@ def test_cancel_and_refresh_by_arn_with_a_slash(sandbox_url, provider, s3):
 
     provider.cancel(call, job)
     stopping = provider.describe(call, job)
-    done = _until_final(provider, call, stopping)
+    done = until_final(provider, call, stopping)
 
     assert provider.state_of(stopping) is TaskState.CANCELLING
     assert provider.state_of(done) is TaskState.CANCELLED
@@ -145,7 +132,7 @@ def test_a_timed_out_submit_is_carried_on_not_repeated(sandbox_url, provider, s3
     job = slow.submit(call, "task-slow")
 
     assert job["jobName"] == "tea-slow"
-    assert _calls(sandbox_url)["bedrock.CreateModelInvocationJob"] == 2
+    assert sandbox_calls(sandbox_url)["bedrock.CreateModelInvocationJob"] == 2
     assert provider.find(call, "task-slow")["jobArn"] == job["jobArn"]
 
 
@@ -190,7 +177,7 @@ def test_partial_results_complete_with_error(sandbox_url, provider, s3):
     )
     call = _call("tea-partial")
 
-    done = _until_final(provider, call, provider.submit(call, "task-p"))
+    done = until_final(provider, call, provider.submit(call, "task-p"))
 
     summary = provider.summarize(done)
     assert done["status"] == "PartiallyCompleted"

@@ -1,7 +1,6 @@
 """The SageMaker adapter over boto3 against the real sandbox and moto's S3."""
 
 import json
-import time
 
 import boto3
 import pytest
@@ -16,7 +15,8 @@ from common.errors import (
 from common.settings import Settings
 from common.states import TaskState
 from sandbox.embedder import embed
-from tests.conftest import get_json, post_json
+from tests.conftest import post_json
+from tests.sandbox.helpers import sandbox_calls, until_final
 from workers.providers import get_provider
 from workers.providers.base import TASK_ID_TAG, ProviderCall
 
@@ -103,26 +103,13 @@ def _adapter(sandbox_url, timeout_s: float = 10.0):
     return get_provider("sagemaker", settings)
 
 
-def _until_final(provider, call, job: dict) -> dict:
-    deadline = time.monotonic() + 10
-    while provider.state_of(job) in (TaskState.RUNNING, TaskState.CANCELLING):
-        assert time.monotonic() < deadline, job
-        time.sleep(0.1)
-        job = {**job, **provider.describe(call, job)}
-    return job
-
-
-def _calls(sandbox_url) -> dict:
-    return get_json(f"{sandbox_url}/_sandbox/calls")["calls"]
-
-
 def test_submit_is_exactly_once_and_the_job_completes(sandbox_url, sm, s3):
     provider, call = _adapter(sandbox_url), _call("adapter-job-1")
 
     # When the submit is retried after the first attempt reached SageMaker
     job = provider.submit(call, "task-1")
     again = provider.submit(call, "task-1")
-    done = _until_final(provider, call, job)
+    done = until_final(provider, call, job)
 
     # Then both answers are the one job, and it ran to completion
     assert job["TransformJobStatus"] == "InProgress"
@@ -160,7 +147,7 @@ def test_a_timed_out_submit_is_carried_on_not_repeated(sandbox_url, sm, s3):
 
     # Then the retry finds the job the first attempt made (case 5)
     assert job["TransformJobName"] == "slow-job"
-    assert _calls(sandbox_url)["sagemaker.CreateTransformJob"] == 2
+    assert sandbox_calls(sandbox_url)["sagemaker.CreateTransformJob"] == 2
     assert len(sm.list_transform_jobs()["TransformJobSummaries"]) == 1
 
 
@@ -192,7 +179,7 @@ def test_cancel_stops_the_job_and_nothing_is_written(sandbox_url, sm, s3):
 
     provider.cancel(call, job)
     stopping = provider.describe(call, job)
-    done = _until_final(provider, call, stopping)
+    done = until_final(provider, call, stopping)
 
     assert provider.state_of(stopping) is TaskState.CANCELLING
     assert provider.state_of(done) is TaskState.CANCELLED
@@ -212,7 +199,7 @@ def test_throttled_describe_is_throttled_not_failed(sandbox_url, sm, s3):
             "kind": "throttle",
         },
     )
-    before = _calls(sandbox_url)["sagemaker.DescribeTransformJob"]
+    before = sandbox_calls(sandbox_url)["sagemaker.DescribeTransformJob"]
 
     # Case 6: HTTP 400, ThrottlingException, empty message
     with pytest.raises(ProviderThrottled) as raised:
@@ -221,7 +208,7 @@ def test_throttled_describe_is_throttled_not_failed(sandbox_url, sm, s3):
 
     assert raised.value.code == "ThrottlingException"
     # boto3 made one attempt only: the worker owns retries
-    assert _calls(sandbox_url)["sagemaker.DescribeTransformJob"] == before + 2
+    assert sandbox_calls(sandbox_url)["sagemaker.DescribeTransformJob"] == before + 2
     assert later["TransformJobName"] == "throttled-job"
 
 
@@ -234,7 +221,7 @@ def test_unknown_job_and_failed_job(sandbox_url, sm, s3):
 
     with pytest.raises(ProviderJobNotFound):
         provider.describe(call, {"TransformJobName": "no-such-job"})
-    done = _until_final(provider, call, provider.submit(call, "task-6"))
+    done = until_final(provider, call, provider.submit(call, "task-6"))
 
     assert provider.state_of(done) is TaskState.FAILED
     assert provider.error_of(done).startswith("ClientError:")
