@@ -10,9 +10,11 @@ install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	@command -v redis-server >/dev/null || { echo "redis-server is missing: install it (apt-get install redis-server) and run make again"; exit 1; }
+	@echo "installing batchpredict and its dependencies into $(VENV) (about a minute the first time) ..."
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --progress-bar off -e '.[dev]'
+	@echo "installed"
 	@touch $@
 
 demo: install

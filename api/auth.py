@@ -42,7 +42,8 @@ def _authenticate() -> None:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated(
             "authentication required: send an API key as "
-            "'Authorization: Bearer <token>' (python -m api.keys create makes one)"
+            "'Authorization: Bearer <token>'; make one with "
+            "`.venv/bin/python -m api.keys create --user NAME`"
         )
     found = current_app.extensions["api_keys"].lookup(token.strip())
     if found is None:

@@ -49,6 +49,11 @@ def json_body(required: bool = False) -> dict:
         ) from None
     except RecursionError:
         raise InvalidRequest("request body is nested too deeply", "body") from None
+    except ValueError as exc:
+        # Python refuses integers of more than 4,300 digits.
+        raise InvalidRequest(
+            f"request body holds a number too long: {exc}", "body"
+        ) from None
     if not isinstance(body, dict):
         raise InvalidRequest(
             f"request body must be a JSON object, got {type(body).__name__}", "body"
@@ -62,6 +67,9 @@ def _reject_constant(name: str):
 
 
 def _check_depth(value, limit: int) -> None:
+    """Refuse nesting past ``limit`` and text that is not valid Unicode: a
+    JSON escape like \\ud800 decodes to a lone surrogate, which no UTF-8
+    answer, log line or provider request could carry later."""
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
@@ -73,5 +81,20 @@ def _check_depth(value, limit: int) -> None:
             )
         if isinstance(item, dict):
             stack.extend((v, depth + 1) for v in item.values())
+            stack.extend((k, depth) for k in item)
         elif isinstance(item, list):
             stack.extend((v, depth + 1) for v in item)
+        elif isinstance(item, str):
+            _check_text(item)
+
+
+def _check_text(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        code = ord(text[exc.start])
+        raise InvalidRequest(
+            f"request body holds an unpaired surrogate (\\u{code:04x}), which is "
+            "not valid Unicode",
+            "body",
+        ) from None

@@ -2,7 +2,13 @@
 
 from flask import Blueprint, current_app, jsonify
 
-from api.access import ACCESS_INPUT_FIELDS, access_fields, may_change, may_use
+from api.access import (
+    ACCESS_INPUT_FIELDS,
+    access_fields,
+    may_change,
+    may_use,
+    may_use_model,
+)
 from api.access import require as require_right
 from api.auth import principal
 from api.body import json_body
@@ -103,14 +109,18 @@ def delete(connector_id: str):
     store, _, _ = _services()
     load_connector(connector_id, change=True)
     users = [
-        model_id
+        (model_id, model)
         for model_id, model in store.all_documents("model")
         if model.get("connector_id") == connector_id
     ]
     if users:
+        # Name only the models the caller may see; count the others.
+        caller = principal()
+        shown = [i for i, m in users if may_use_model(store, m, caller)]
+        hidden = len(users) - len(shown)
+        names = ", ".join(shown) + (f" and {hidden} more" if hidden else "")
         raise InvalidRequest(
-            "Cannot delete the connector, it is being used by models: "
-            + ", ".join(users),
+            f"Cannot delete the connector, it is being used by models: {names}",
             "connector_id",
         )
     store.delete_document("connector", connector_id)

@@ -3,7 +3,13 @@ and ``_batch_predict``."""
 
 from flask import Blueprint, current_app, jsonify, request
 
-from api.access import ACCESS_INPUT_FIELDS, may_use_model, require, visible_models
+from api.access import (
+    ACCESS_INPUT_FIELDS,
+    may_use,
+    may_use_model,
+    require,
+    visible_models,
+)
 from api.auth import principal
 from api.body import json_body
 from api.connectors import load_connector, write_result
@@ -13,6 +19,7 @@ from common.connectors import public_view as connector_view
 from common.connectors import render_action, validate_connector
 from common.errors import InvalidRequest, ModelNotFound
 from common.metrics import Counters
+from common.states import ACTIVE_STATES
 from common.store import now_ms
 from common.tasks import (
     DEPLOY_MODEL,
@@ -170,7 +177,16 @@ def delete(model_id: str):
             f"Model cannot be deleted in deployed state; undeploy {model_id} first",
             "model_id",
         )
-    _ext("store").delete_document("model", model_id)
+    store = _ext("store")
+    active = store.task_ids({"model_id": [model_id], "state": sorted(ACTIVE_STATES)})
+    if active:
+        # Its tasks need the model's connector to follow or cancel their jobs.
+        raise InvalidRequest(
+            f"Model {model_id} still has {len(active)} active batch tasks "
+            f"({', '.join(sorted(active)[:5])}); cancel them or let them finish",
+            "model_id",
+        )
+    store.delete_document("model", model_id)
     return jsonify(write_result(INDEX, model_id, "deleted"))
 
 
@@ -206,10 +222,11 @@ def _batch_predict(model_id: str):
     )
     _check_dlq(body.get("dlq"))
     model = load_model(model_id)
-    if model["model_state"] != "DEPLOYED":
-        # Remote models deploy themselves on first use, as ML Commons does.
-        model = _set_state(model_id, "DEPLOYED")
     connector, owner_id = store.connector_for_model(model)
+    if "connector_id" in model:
+        # The connector's owner may have closed it since the model was made:
+        # its credential is spent only for callers who may use it now.
+        require(may_use(connector, principal()), "connector")
     credential = sealer.open_all(owner_id, connector["credential"])
     action = render_action(
         connector,
@@ -228,6 +245,10 @@ def _batch_predict(model_id: str):
     )
     if body.get("dlq"):
         task["remote_job"] = {"dlq": body["dlq"]}
+    if model["model_state"] != "DEPLOYED":
+        # Remote models deploy themselves on first use, as ML Commons does,
+        # once the request is known to be good.
+        _set_state(model_id, "DEPLOYED")
     lease_ms = int(settings.lease_s * 1000)
     store.create_task(
         task,

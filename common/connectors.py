@@ -4,7 +4,7 @@ import re
 from dataclasses import dataclass, field
 
 from common import templating
-from common.endpoints import check_trusted, provider_of, same_origin
+from common.endpoints import check_trusted, provider_of, region_of, same_origin
 from common.errors import InvalidRequest
 from common.validation import (
     describe,
@@ -222,6 +222,7 @@ def render_action(
             "the parameters that form the host in the connector",
             "parameters",
         )
+    _check_region(url, parameters)
     body = templating.render_body(
         action.get("request_body") or "{}", parameters, credential, "request_body"
     )
@@ -236,6 +237,20 @@ def render_action(
         headers=headers,
         parameters=parameters,
     )
+
+
+def _check_region(url: str, parameters: dict) -> None:
+    # An AWS SDK builds its host from the region, so a region parameter
+    # other than the URL's would send the job somewhere the URL check never
+    # saw.
+    region = region_of(url)
+    asked = parameters.get("region")
+    if region and asked is not None and asked != region:
+        raise InvalidRequest(
+            f"parameters.region is {asked!r} but the connector's URL is in "
+            f"{region!r}; the region must be the URL's",
+            "parameters.region",
+        )
 
 
 def public_view(connector: dict) -> dict:

@@ -181,3 +181,15 @@ def provider_of(url: str, field: str) -> str:
 def same_origin(first: str, second: str) -> bool:
     a, b = urlsplit(first), urlsplit(second)
     return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port)
+
+
+_REGIONAL_HOST = re.compile(
+    r"[a-z0-9-]+(?:\.[a-z0-9-]+)*\.([a-z]{2}(?:-[a-z]+)+-\d)\.amazonaws\.com"
+)
+
+
+def region_of(url: str) -> str | None:
+    """The AWS region an endpoint URL names: us-east-1 in
+    https://api.sagemaker.us-east-1.amazonaws.com/CreateTransformJob."""
+    match = _REGIONAL_HOST.fullmatch((urlsplit(url).hostname or "").lower())
+    return match.group(1) if match else None

@@ -125,6 +125,15 @@ class Settings:
     #: addresses when a trusted regex matches them (a sandbox on a LAN).
     allow_private_endpoints: bool = False
 
+    def __post_init__(self):
+        if self.lease_s <= self.provider_timeout_s:
+            # A submit still waiting on its SDK call must not be handed out
+            # again: the second attempt could make a second job.
+            raise SettingsError(
+                f"BATCHPREDICT_LEASE_S ({self.lease_s:g}) must be greater than "
+                f"BATCHPREDICT_PROVIDER_TIMEOUT_S ({self.provider_timeout_s:g})"
+            )
+
     @classmethod
     def from_env(cls, environ=None) -> "Settings":
         environ = os.environ if environ is None else environ

@@ -116,5 +116,7 @@ def retry_delay_s(
     )
     delay = rng.uniform(settings.refresh_min_s, max(settings.refresh_min_s, ceiling))
     if retry_after_s is not None:
-        delay = max(delay, retry_after_s)
+        # Honour the provider's word, but never past the longest refresh
+        # interval: a task must not sit for days on one header.
+        delay = max(delay, min(retry_after_s, settings.refresh_max_s))
     return delay

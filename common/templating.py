@@ -43,7 +43,11 @@ def render_body(template: str, parameters: dict, credential: dict, field: str) -
     )
     try:
         body = json.loads(text)
-    except json.JSONDecodeError as exc:
+    except ValueError as exc:
+        if not isinstance(exc, json.JSONDecodeError):
+            raise TemplateError(
+                f"{field} holds a number too long once rendered", field
+            ) from None
         raise TemplateError(
             f"{field} is not valid JSON once rendered ({exc.msg} at line "
             f"{exc.lineno} column {exc.colno}); a parameter spliced outside "
@@ -128,7 +132,7 @@ def _json_fragment(value, in_string: bool) -> str:
         # other string becomes a JSON string, so nothing can leak structure.
         try:
             json.loads(value)
-        except json.JSONDecodeError:
+        except ValueError:  # not JSON, or a number past Python's digit limit
             return json.dumps(value, ensure_ascii=False)
         return value
     return json.dumps(value, ensure_ascii=False)

@@ -13,11 +13,14 @@ import functools
 import importlib
 import math
 import os
+import shutil
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
+
+import redis
 
 from api.keys import ApiKeys
 from common.settings import Settings
@@ -33,28 +36,23 @@ QUERY_TEXT = "catch an exception raised in a try statement and handle it"
 
 
 def reference_paragraphs() -> list[tuple[str, str]]:
-    """Paragraphs of the language reference that span more than one line."""
+    """Paragraphs of the language reference that span more than one line,
+    each text once (a few topics repeat a paragraph)."""
     from pydoc_data.topics import topics
 
-    records = []
+    records, seen = [], set()
     for topic in sorted(topics):
         paragraphs = [p.strip() for p in topics[topic].split("\n\n")]
         for number, paragraph in enumerate(p for p in paragraphs if "\n" in p):
-            records.append((f"{topic}-{number}", paragraph))
+            if paragraph not in seen:
+                seen.add(paragraph)
+                records.append((f"{topic}-{number}", paragraph))
     return records
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--provider", default="openai", choices=PROVIDERS + ("all",))
-    parser.add_argument(
-        "--limit", type=int, default=0, help="use only the first N paragraphs (0: all)"
-    )
-    parser.add_argument(
-        "--timeout", type=float, default=300.0, help="seconds to wait for each task"
-    )
-    args = parser.parse_args(argv)
-
+    args = _arguments(argv)
+    run_id = uuid.uuid4().hex[:8]
     run_dir = Path(tempfile.mkdtemp(prefix="batchpredict-demo-"))
     stack = Stack(
         run_dir=run_dir,
@@ -62,33 +60,13 @@ def main(argv=None) -> int:
         api_port=int(os.environ.get("BATCHPREDICT_API_PORT", "8000")),
         sandbox_port=int(os.environ.get("SANDBOX_PORT", "8090")),
         s3_port=int(os.environ.get("S3_PORT", "8091")),
+        # Its own key prefix: the demo removes what it wrote when it ends.
+        extra_env={"BATCHPREDICT_KEY_PREFIX": f"bp-demo-{run_id}"},
     )
     _check_ports(stack)
     print(f"batchpredict demo: logs in {run_dir}")
-    settings = Settings.from_env({**os.environ, **stack.env()})
-    api_keys, key_id = None, None
     try:
-        _step(
-            "starting Redis, S3 (moto), sandbox, API, worker and beat", stack.start_all
-        )
-        procs.wait_for_http(f"{stack.api_url}/")
-        token = None
-        if settings.auth_enabled:
-            api_keys = ApiKeys.from_settings(settings)
-            key_id, token = api_keys.create("demo", [], admin=True)
-            print(f"authentication: on (admin API key {key_id}, revoked at the end)")
-        else:
-            print("authentication: off (BATCHPREDICT_AUTH_ENABLED=false)")
-        records = reference_paragraphs()
-        if args.limit:
-            records = records[: args.limit]
-        records.append((QUERY_ID, QUERY_TEXT))
-        providers = PROVIDERS if args.provider == "all" else (args.provider,)
-        failures = [
-            name
-            for name in providers
-            if not run_provider(name, records, stack, args.timeout, token)
-        ]
+        results = _run(args, stack)
     except KeyboardInterrupt:
         print("interrupted")
         return 130
@@ -100,19 +78,82 @@ def main(argv=None) -> int:
             )
         return 1
     finally:
-        if key_id is not None:
-            api_keys.revoke(key_id)
-        _step("stopping everything", stack.stop)
+        _step("stopping everything", _stop, stack)
+    return _summary(results, run_dir)
+
+
+def _arguments(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--provider", default="openai", choices=PROVIDERS + ("all",))
+    parser.add_argument(
+        "--limit", type=int, default=0, help="use only the first N paragraphs (0: all)"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=300.0, help="seconds to wait for each task"
+    )
+    return parser.parse_args(argv)
+
+
+def _run(args, stack: Stack) -> dict[str, float | None]:
+    """Start the stack, run each provider; ``{provider: seconds or None}``."""
+    if procs.port_open(stack.redis_port):
+        print(f"using the Redis on 127.0.0.1:{stack.redis_port}")
+    _step("starting S3 (moto), sandbox, API, worker and beat", stack.start_all)
+    procs.wait_for_http(f"{stack.api_url}/")
+    settings = Settings.from_env({**os.environ, **stack.env()})
+    token = None
+    if settings.auth_enabled:
+        _, token = ApiKeys.from_settings(settings).create("demo", [], admin=True)
+        print(
+            "authentication: on (an admin API key for this run; the demo's "
+            "data, key included, is removed at the end)"
+        )
+    else:
+        print("authentication: off (BATCHPREDICT_AUTH_ENABLED=false)")
+    records = reference_paragraphs()
+    if args.limit:
+        records = records[: args.limit]
+    records.append((QUERY_ID, QUERY_TEXT))
+    providers = PROVIDERS if args.provider == "all" else (args.provider,)
+    return {
+        name: run_provider(name, records, stack, args.timeout, token)
+        for name in providers
+    }
+
+
+def _stop(stack: Stack) -> None:
+    """Stop the processes, then remove every key the demo wrote."""
+    env = stack.env()
+    prefix = env["BATCHPREDICT_KEY_PREFIX"]
+    stack.stop()
+    for url in (env["BATCHPREDICT_REDIS_URL"], env["BATCHPREDICT_BEAT_REDIS_URL"]):
+        try:
+            with redis.Redis.from_url(url) as client:
+                for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+                    client.delete(key)
+        except redis.ConnectionError:
+            pass  # the Redis the demo started is gone with its data
+
+
+def _summary(results: dict, run_dir: Path) -> int:
+    if len(results) > 1:
+        print("\nsummary:")
+        for name, seconds in results.items():
+            outcome = "FAILED" if seconds is None else f"passed in {seconds:.1f}s"
+            print(f"  {name:<10} {outcome}")
+    failures = [name for name, seconds in results.items() if seconds is None]
     if failures:
-        print(f"FAILED providers: {', '.join(failures)}")
+        print(f"FAILED providers: {', '.join(failures)}; logs in {run_dir}")
         return 1
+    shutil.rmtree(run_dir, ignore_errors=True)
     print("demo finished: every step passed")
     return 0
 
 
 def run_provider(
     name: str, records, stack: Stack, timeout_s: float, token: str | None
-) -> bool:
+) -> float | None:
+    """Run the job through one provider; its seconds, or None if it failed."""
     print(f"\n== {name}: {len(records)} requests ==")
     call = functools.partial(_call, token=token)
     module = importlib.import_module(f"scripts.demo_providers.{name}")
@@ -150,11 +191,12 @@ def run_provider(
     task = follow(api, answer["task_id"], timeout_s, call)
     if task["state"] != "COMPLETED":
         print(f"task ended {task['state']}: {task.get('error')}")
-        return False
+        return None
     vectors, embedder = _step(
         "downloading the results with the official SDK", module.collect, task, env
     )
-    return report(records, vectors, embedder, time.monotonic() - started)
+    seconds = time.monotonic() - started
+    return seconds if report(records, vectors, embedder, seconds) else None
 
 
 def follow(api: str, task_id: str, timeout_s: float, call=None) -> dict:
@@ -173,7 +215,7 @@ def follow(api: str, task_id: str, timeout_s: float, call=None) -> dict:
             counts.get("total"),
         )
         if line != last:
-            done = "" if line[3] is None else f"  {line[2] or 0}/{line[3]} done"
+            done = "" if not line[3] else f"  {line[2] or 0}/{line[3]} done"
             print(
                 f"  {time.monotonic() - started:6.1f}s  {line[0]:<21} "
                 f"{line[1] or '':<12}{done}",
@@ -208,7 +250,7 @@ def report(records, vectors: dict, embedder: str, seconds: float) -> bool:
         return False
     dims = {len(v) for v in vectors.values()}
     print(f"requests:   {len(records)}, every id back exactly once")
-    print(f"seconds:    {seconds:.1f}")
+    print(f"seconds:    {seconds:.1f} (upload to results downloaded)")
     print(f"dimension:  {', '.join(map(str, sorted(dims)))}")
     print(f"embedder:   {embedder}")
     texts = dict(records)
@@ -219,7 +261,8 @@ def report(records, vectors: dict, embedder: str, seconds: float) -> bool:
     )[:3]
     print(f'nearest to "{QUERY_TEXT}":')
     for score, record_id in ranked:
-        snippet = " ".join(texts[record_id].split())[:70]
+        text = " ".join(texts[record_id].split())
+        snippet = text if len(text) <= 70 else text[:69].rsplit(" ", 1)[0] + " …"
         print(f"  {score:.3f}  {record_id:<24} {snippet}")
     return True
 

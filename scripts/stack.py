@@ -62,7 +62,7 @@ class Stack:
             "BATCHPREDICT_S3_ENDPOINT_URL": self.s3_url,
             "BATCHPREDICT_REFRESH_MIN_S": "1",
             "BATCHPREDICT_SWEEP_INTERVAL_S": "1",
-            "BATCHPREDICT_LEASE_S": "30",
+            "BATCHPREDICT_LEASE_S": "60",
             "AWS_EC2_METADATA_DISABLED": "true",
         }
         env.update(self.extra_env)

@@ -196,21 +196,34 @@ def apply_job(
             )
         return
     current = rt.store.get_task(task_id)["state"]
-    if current in (TaskState.CANCELLING, TaskState.CANCELLED) and expected == "CREATED":
-        # Cancelled while the create call was in flight: the job exists now,
-        # so stop it and keep its record.
+    if expected == TaskState.CREATED and current == TaskState.CANCELLING:
+        # Cancelled while the create call was in flight: keep the job, and
+        # the refreshes that follow stop it (with retries) and confirm it.
         log.info(
-            "Task %s: cancelled during submit; stopping %s job", task_id, provider.name
+            "Task %s: cancelled during submit; %s job %s to stop",
+            task_id,
+            provider.name,
+            provider.remote_id(remote_job),
+        )
+        _record_job_to_cancel(rt, task_id, provider, remote_job)
+    elif expected == TaskState.CREATED and current == TaskState.CANCELLED:
+        log.warning(
+            "Task %s: ended before its %s job existed; stopping it",
+            task_id,
+            provider.name,
         )
         _cancel_quietly(provider, call, remote_job, task_id)
-        _write(
-            rt,
-            task_id,
-            current,
-            current,
-            {"remote_job": remote_job, "_cancel_sent": True},
-            None,
-        )
+        _write(rt, task_id, current, current, {"remote_job": remote_job}, None)
+
+
+def _record_job_to_cancel(rt, task_id: str, provider, remote_job: dict) -> None:
+    fields = {
+        "remote_job": remote_job,
+        "_remote_id": provider.remote_id(remote_job),
+        "_cancel_sent": False,
+        "_lease_until": 0,
+    }
+    _write(rt, task_id, TaskState.CANCELLING, TaskState.CANCELLING, fields, now_ms())
 
 
 _STATES_WITH_ERRORS = (
@@ -292,10 +305,28 @@ def _fail(rt, task, state: str, message: str) -> None:
 
 
 def _finish_unsubmitted_cancel(rt, task) -> None:
-    """A task cancelled before any job existed ends CANCELLED, unless a submit
-    may still be in flight (its lease has not run out)."""
+    """A task cancelled before its job was known ends CANCELLED, once no
+    submit can still be in flight and no earlier attempt left a job behind
+    (a create call can time out after the provider made the job)."""
     if int(task.get("_lease_until") or 0) > now_ms():
         return
+    if task["_submit_attempts"]:
+        try:
+            provider, call = rt.call_for(task)
+            rt.spend(provider.name)
+            job = provider.find(call, task["task_id"])
+        except BudgetExhausted as exc:
+            wait_for_budget(rt, task, TaskState.CANCELLING, exc)
+            return
+        except ProviderError as exc:
+            _back_off(rt, task, TaskState.CANCELLING, exc, "cancel")
+            return
+        except BatchPredictError:
+            job = None  # the model or connector is gone: nothing to look in
+        if job is not None:
+            remote_job = merge_job(task["remote_job"], job)
+            _record_job_to_cancel(rt, task["task_id"], provider, remote_job)
+            return
     _write(rt, task["task_id"], TaskState.CANCELLING, TaskState.CANCELLED, {}, None)
 
 

@@ -26,6 +26,10 @@ def _configure(loglevel=None, **_) -> None:
     # A connected receiver stops Celery from installing its own handlers.
     component = "beat" if "beat" in sys.argv else "worker"
     logs.configure(component, level=loglevel)
+    # Celery's own "received" and "succeeded" lines say again what the one
+    # line per finished task below says.
+    for name in ("celery.app.trace", "celery.worker.strategy"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 @task_prerun.connect
@@ -39,8 +43,15 @@ def _task_failed(task_id: str | None = None, exception=None, **_) -> None:
 
 
 @task_postrun.connect
-def _task_finished(task_id=None, task=None, args=None, state=None, **_) -> None:
+def _task_finished(
+    task_id=None, task=None, args=None, state=None, retval=None, **_
+) -> None:
     started = _started.pop(task_id, None)
+    if task is not None and task.name == "batchpredict.sweep" and retval == 0:
+        # A sweep that handed nothing out runs every few seconds for ever:
+        # at INFO it would bury every other line.
+        _errors.pop(task_id, None)
+        return
     duration_ms = (time.perf_counter() - started) * 1000 if started else 0.0
     error = _errors.pop(task_id, None)
     subject = args[0] if args and isinstance(args[0], str) else None

@@ -1,7 +1,9 @@
 """What a worker process shares between tasks: settings, the store, the
 credential sealer, the call budget, counters and the provider adapters."""
 
+import logging
 import socket
+import traceback
 from dataclasses import dataclass, field
 
 from common.budget import Budget
@@ -20,6 +22,8 @@ from common.settings import Settings
 from common.store import Store
 from workers.providers import get_provider
 from workers.providers.base import Provider, ProviderCall
+
+log = logging.getLogger("batchpredict.worker")
 
 
 @dataclass
@@ -61,7 +65,7 @@ class Runtime:
 
     def provider(self, name: str) -> Provider:
         if name not in self._providers:
-            self._providers[name] = get_provider(name, self.settings)
+            self._providers[name] = _Guarded(get_provider(name, self.settings))
         return self._providers[name]
 
     def call_for(self, task: dict) -> tuple[Provider, ProviderCall]:
@@ -91,3 +95,46 @@ class Runtime:
             parameters=action.parameters,
         )
         return self.provider(action.provider), call
+
+
+_CALLS = ("submit", "find", "describe", "cancel", "list_jobs")
+
+
+class _Guarded:
+    """An adapter whose calls raise only provider errors.
+
+    Anything else an SDK call raises (a bug, an answer it cannot parse, text
+    it cannot encode) becomes ``ProviderUnavailable``: the step is retried
+    with backoff and the task ends UNREACHABLE if it keeps failing, instead
+    of the step failing the same way for ever. The exception's message is
+    left out of the log, since it may quote the request (and a credential).
+    """
+
+    def __init__(self, adapter: Provider):
+        self._adapter = adapter
+
+    def __getattr__(self, name):
+        value = getattr(self._adapter, name)
+        if name not in _CALLS:
+            return value
+
+        def guarded(*args, **kwargs):
+            try:
+                return value(*args, **kwargs)
+            except ProviderError:
+                raise
+            except Exception as exc:
+                frames = "".join(traceback.format_tb(exc.__traceback__))
+                log.error(
+                    "Provider %s: %s raised %s (message withheld)\n%s",
+                    self._adapter.name,
+                    name,
+                    type(exc).__name__,
+                    frames,
+                )
+                raise ProviderUnavailable(
+                    f"{name} raised {type(exc).__name__}; the worker log has where",
+                    self._adapter.name,
+                ) from None
+
+        return guarded

@@ -276,12 +276,33 @@ def test_owner_can_share_a_connector_by_update(alice, bob):
     assert "credential" not in shown
 
 
-def test_task_of_a_deleted_model_stays_its_owners(alice, bob, alices_work):
-    # Given alice's finished-with model removed (the task stays)
+def test_task_of_a_deleted_model_stays_its_owners(alice, bob, alices_work, store):
+    # Given alice's finished-with model removed (the finished task stays)
     model_id = alices_work["model"]
+    store.transition(alices_work["task"], {"CREATED"}, "CANCELLED")
     _ok(alice.post(f"{ML}/models/{model_id}/_undeploy"))
     _ok(alice.delete(f"{ML}/models/{model_id}"))
 
     # Then the task is still alice's and still not bob's
     assert _ok(alice.get(f"{ML}/tasks/{alices_work['task']}"))["model_id"] == model_id
     _forbidden(bob.get(f"{ML}/tasks/{alices_work['task']}"))
+
+
+def test_connector_made_private_stops_other_users_models(alice, bob):
+    # Given bob's model on alice's public connector
+    connector_id = _connector(alice, access_mode="public")
+    model_id = _model(bob, connector_id, _group(bob, "bobs"))
+    assert bob.post(f"{ML}/models/{model_id}/_batch_predict", json={}).status_code == (
+        200
+    )
+
+    # When alice makes the connector private
+    _ok(alice.put(f"{ML}/connectors/{connector_id}", json={"access_mode": "private"}))
+
+    # Then bob's model no longer spends alice's credential, and alice's
+    # refused delete does not name bob's model
+    _forbidden(bob.post(f"{ML}/models/{model_id}/_batch_predict", json={}))
+    refused = alice.delete(f"{ML}/connectors/{connector_id}")
+    assert refused.status_code == 400
+    assert model_id not in refused.get_json()["error"]["reason"]
+    assert "1 more" in refused.get_json()["error"]["reason"]

@@ -153,3 +153,50 @@ def test_task_search_rejects_what_it_cannot_do(client, body, field):
 
     assert response.status_code == 400
     assert response.get_json()["error"]["field"] == field
+
+
+def test_model_with_active_tasks_cannot_be_deleted(client, model_id, store):
+    # Given a model with a task its provider still runs
+    task_id = _predict(client, model_id).get_json()["task_id"]
+    client.post(f"/_plugins/_ml/models/{model_id}/_undeploy")
+
+    # When it is deleted, then it is refused and names the task
+    refused = client.delete(f"/_plugins/_ml/models/{model_id}")
+    assert refused.status_code == 400
+    assert task_id in refused.get_json()["error"]["reason"]
+
+    # And once the task ended it can go
+    store.transition(task_id, {"CREATED"}, "COMPLETED")
+    assert client.delete(f"/_plugins/_ml/models/{model_id}").status_code == 200
+
+
+def test_refused_batch_predict_leaves_the_model_undeployed(client):
+    connector = copy.deepcopy(OPENAI_BATCH_CONNECTOR)
+    del connector["parameters"]["input_file_id"]
+    model_id = register_remote_model(client, connector)
+    client.post(f"/_plugins/_ml/models/{model_id}/_undeploy")
+
+    assert _predict(client, model_id).status_code == 400
+
+    model = client.get(f"/_plugins/_ml/models/{model_id}").get_json()
+    assert model["model_state"] == "UNDEPLOYED"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"name": "g\\ud800"}',
+        b'{"m\\udc00": 1}',
+        b'{"size": ' + b"1" * 5000 + b"}",
+    ],
+)
+def test_text_that_is_not_unicode_and_huge_numbers_are_refused(client, raw):
+    response = client.post(
+        "/_plugins/_ml/model_groups/_register",
+        data=raw,
+        content_type="application/json",
+    )
+
+    assert response.status_code == 400
+    assert response.get_json()["error"]["field"] == "body"
+    assert client.post("/_plugins/_ml/model_groups/_search", json={}).status_code == 200

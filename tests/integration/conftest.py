@@ -30,7 +30,8 @@ def stack(run_dir, redis_port, sandbox_server, moto_s3_url):
             "BATCHPREDICT_REFRESH_MIN_S": "0.3",
             "BATCHPREDICT_REFRESH_MAX_S": "2",
             "BATCHPREDICT_SWEEP_INTERVAL_S": "0.5",
-            "BATCHPREDICT_LEASE_S": "5",
+            "BATCHPREDICT_LEASE_S": "8",
+            "BATCHPREDICT_PROVIDER_TIMEOUT_S": "6",
             "LC_ALL": "C",
         },
     )
@@ -109,7 +110,8 @@ def private_stack(request, run_dir, redis_port, sandbox_url, moto_s3_url):
                 "BATCHPREDICT_REFRESH_MIN_S": "0.3",
                 "BATCHPREDICT_REFRESH_MAX_S": "2",
                 "BATCHPREDICT_SWEEP_INTERVAL_S": "0.5",
-                "BATCHPREDICT_LEASE_S": "3",
+                "BATCHPREDICT_LEASE_S": "5",
+                "BATCHPREDICT_PROVIDER_TIMEOUT_S": "4",
                 **(extra_env or {}),
             },
         )

@@ -3,6 +3,7 @@ answers that look like success but are not, text from everywhere, duplicate
 ids, cancellation, throttling and a submit that outlives its lease."""
 
 import json
+import time
 
 import pytest
 
@@ -222,3 +223,25 @@ def test_unreachable_after_consecutive_failures(client, sandbox, stack):
 
     assert task["state"] == "UNREACHABLE"
     assert "10 times in a row" in task["error"]
+
+
+def test_cancel_during_a_slow_submit_stops_the_job_even_if_cancel_fails_once(
+    client, sandbox
+):
+    # Given a create call the provider holds open, and a cancel that fails once
+    post_json(f"{sandbox}/_sandbox/config", {"phases": {"openai": {"in_progress": 60}}})
+    sdk = _sdk(sandbox)
+    model_id = _model_for(client, _upload(sdk, _embedding_lines(["a"])))
+    _fault(sandbox, operation="batches.create", kind="slow", phase="after", delay_s=3)
+    _fault(sandbox, operation="batches.cancel", kind="error", status=500)
+    task_id = _predict(client, model_id)
+
+    # When the task is cancelled while the create call is in flight
+    time.sleep(1)
+    assert client.post(f"/_plugins/_ml/tasks/{task_id}/_cancel").status_code == 200
+
+    # Then the job the create made is stopped, and the task says so
+    task = wait_for_task(client, task_id, timeout_s=90)
+    assert task["state"] == "CANCELLED", task
+    assert task["remote_job"]["id"]
+    assert sdk.batches.retrieve(task["remote_job"]["id"]).status == "cancelled"

@@ -88,6 +88,6 @@ def test_demo_runs_under_gunicorn_and_exits_zero(run_dir):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "41, every id back exactly once" in result.stdout
     assert "demo finished: every step passed" in result.stdout
-    assert "authentication: on (admin API key" in result.stdout
+    assert "authentication: on (an admin API key" in result.stdout
     for port in ("BATCHPREDICT_API_PORT", "SANDBOX_PORT", "S3_PORT"):
         assert not procs.port_open(int(env[port]))

@@ -151,3 +151,32 @@ def test_rendered_action_carries_body_and_headers():
         "completion_window": "24h",
     }
     assert action.headers == {"Authorization": "Bearer sk-9"}
+
+
+def test_request_region_must_be_the_urls():
+    # An AWS SDK builds its host from the region: a different one would send
+    # the job to a host the trusted-endpoint check never saw.
+    connector = validate_connector(_connector(), TRUSTED)
+    connector["actions"][1]["url"] = (
+        "https://api.sagemaker.us-east-1.amazonaws.com/CreateTransformJob"
+    )
+    connector["actions"][1]["request_body"] = '{"TransformJobName": "j"}'
+
+    with pytest.raises(InvalidRequest) as caught:
+        render_action(
+            connector,
+            "batch_predict",
+            {"region": "eu-west-1"},
+            {"openAI_key": "k"},
+            TRUSTED,
+        )
+    action = render_action(
+        connector,
+        "batch_predict",
+        {"region": "us-east-1"},
+        {"openAI_key": "k"},
+        TRUSTED,
+    )
+
+    assert caught.value.field == "parameters.region"
+    assert action.provider == "sagemaker"

@@ -24,9 +24,12 @@ from workers.providers.sagemaker import _create_arguments, _unknown_job
 CREDENTIAL = {"access_key": "AKIDEXAMPLE", "secret_key": "secret"}
 
 
-def make_call(body=None, credential=None, parameters=None) -> ProviderCall:
+URL = "https://api.sagemaker.us-east-1.amazonaws.com/CreateTransformJob"
+
+
+def make_call(body=None, credential=None, parameters=None, url=URL) -> ProviderCall:
     return ProviderCall(
-        url="https://api.sagemaker.us-east-1.amazonaws.com/CreateTransformJob",
+        url=url,
         method="POST",
         body=body if body is not None else {"TransformJobName": "job-1"},
         credential=CREDENTIAL if credential is None else credential,
@@ -175,7 +178,10 @@ def test_client_has_no_retries_and_the_operator_endpoint():
 
 def test_no_endpoint_setting_means_the_real_one(monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER", "http://127.0.0.1:9")
-    call = make_call(parameters={}, credential={**CREDENTIAL, "region": "eu-west-1"})
+    call = make_call(
+        parameters={"region": "us-east-1"},
+        url="https://api.sagemaker.eu-west-1.amazonaws.com/CreateTransformJob",
+    )
 
     client = client_for("sagemaker", call, Settings())
 
@@ -191,10 +197,12 @@ def test_no_endpoint_setting_means_the_real_one(monkeypatch):
     ],
 )
 def test_missing_credential_or_region_is_rejected(credential, parameters, named):
+    # A URL without a region leaves the parameters and credential to name it.
+    url = "https://sagemaker.example/CreateTransformJob"
     with pytest.raises(ProviderRejected, match=named):
         client_for(
             "sagemaker",
-            make_call(credential=credential, parameters=parameters),
+            make_call(credential=credential, parameters=parameters, url=url),
             Settings(),
         )
 

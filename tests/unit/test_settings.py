@@ -62,3 +62,16 @@ def test_retry_backoff_grows_and_honours_retry_after():
     assert retry_delay_s(4, settings, None, top) == pytest.approx(16)
     assert retry_delay_s(30, settings, None, top) == pytest.approx(60)
     assert retry_delay_s(1, settings, 45.0, _Fixed(0)) == pytest.approx(45)
+
+
+def test_a_lease_shorter_than_a_provider_call_is_refused():
+    with pytest.raises(SettingsError, match="BATCHPREDICT_LEASE_S"):
+        Settings.from_env(
+            {"BATCHPREDICT_LEASE_S": "20", "BATCHPREDICT_PROVIDER_TIMEOUT_S": "30"}
+        )
+
+
+def test_retry_after_is_capped_at_the_longest_refresh():
+    settings = Settings(refresh_min_s=1, refresh_max_s=60)
+
+    assert retry_delay_s(1, settings, 1_000_000.0, _Fixed(0)) == pytest.approx(60)

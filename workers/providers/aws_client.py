@@ -22,6 +22,7 @@ from botocore.exceptions import (
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
+from common.endpoints import region_of
 from common.errors import (
     ProviderJobNotFound,
     ProviderRejected,
@@ -62,7 +63,11 @@ def client_for(service: str, call: ProviderCall, settings: Settings):
             f"aws_sigv4; it has {sorted(credential) or 'none'}",
             service,
         )
-    region = call.parameters.get("region") or credential.get("region")
+    # The URL's host names the region (the API checked that the request's
+    # parameters agree with it); the parameters only for URLs without one.
+    region = (
+        region_of(call.url) or call.parameters.get("region") or credential.get("region")
+    )
     if not region:
         raise ProviderRejected(
             "the connector names no region: set parameters.region or credential.region",
