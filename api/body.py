@@ -1,6 +1,7 @@
 """Reading request bodies: size, encoding, JSON and nesting, all checked."""
 
 import json
+import math
 
 from flask import current_app, request
 
@@ -40,7 +41,9 @@ def json_body(required: bool = False) -> dict:
             f"request body is not valid UTF-8 (bad byte at offset {exc.start})", "body"
         ) from None
     try:
-        body = json.loads(text, parse_constant=_reject_constant)
+        body = json.loads(
+            text, parse_constant=_reject_constant, parse_float=_finite_float
+        )
     except json.JSONDecodeError as exc:
         raise InvalidRequest(
             f"request body is not valid JSON: {exc.msg} at line {exc.lineno} "
@@ -60,6 +63,16 @@ def json_body(required: bool = False) -> dict:
         )
     _check_depth(body, settings.max_body_depth)
     return body
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        # 1e400 parses as infinity, which no strict JSON reader accepts back.
+        raise InvalidRequest(
+            f"request body holds {text}, a number too large for JSON", "body"
+        )
+    return value
 
 
 def _reject_constant(name: str):

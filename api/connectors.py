@@ -15,6 +15,7 @@ from api.body import json_body
 from api.search import parse_search, search_documents
 from common.connectors import public_view, validate_connector
 from common.errors import ConnectorNotFound, InvalidRequest
+from common.states import ACTIVE_STATES
 from common.store import now_ms
 from common.tasks import new_id
 
@@ -85,6 +86,7 @@ def update(connector_id: str):
     changes = json_body(required=True)
     if "connector_id" in changes:
         raise InvalidRequest("connector_id cannot be changed", "connector_id")
+    _refuse_call_changes_in_use(store, connector_id, changes)
     merged = {k: v for k, v in current.items() if k not in _STORED_ONLY}
     merged["credential"] = sealer.open_all(connector_id, current["credential"])
     merged.update(changes)
@@ -102,6 +104,33 @@ def update(connector_id: str):
     )
     store.put_document("connector", connector_id, connector, current["created_time"])
     return jsonify(_write_result(connector_id, "updated"))
+
+
+#: Fields a worker renders its provider calls from.
+_CALL_FIELDS = frozenset({"protocol", "parameters", "credential", "actions"})
+
+
+def _refuse_call_changes_in_use(store, connector_id: str, changes: dict) -> None:
+    """Active tasks follow and cancel their jobs through the connector as it
+    is: a change to how it calls would strand them (another provider, another
+    key), so it waits until they end. Access and names may change any time."""
+    changed = sorted(_CALL_FIELDS & set(changes))
+    if not changed:
+        return
+    models = [
+        i
+        for i, m in store.all_documents("model")
+        if m.get("connector_id") == connector_id
+    ]
+    if not models:
+        return
+    active = store.task_ids({"model_id": models, "state": sorted(ACTIVE_STATES)})
+    if active:
+        raise InvalidRequest(
+            f"connector {connector_id} has {len(active)} active batch tasks; "
+            f"{', '.join(changed)} can change once they end or are cancelled",
+            changed[0],
+        )
 
 
 @blueprint.delete("/<connector_id>")

@@ -42,9 +42,14 @@ def register_model_group(body: dict) -> str:
         raise InvalidRequest("name must not be empty", "name")
     for group_id, group in store.all_documents("model_group"):
         if group["name"] == name:
+            # Name the group only to someone who may see it.
+            which = (
+                f" with ID: {group_id}"
+                if may_use(group, principal())
+                else " you cannot see"
+            )
             raise InvalidRequest(
-                "The name you provided is already being used by a model group with "
-                f"ID: {group_id}.",
+                f"The name you provided is already being used by a model group{which}.",
                 "name",
             )
     access = access_fields(body, principal(), "model group")

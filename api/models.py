@@ -245,16 +245,16 @@ def _batch_predict(model_id: str):
     )
     if body.get("dlq"):
         task["remote_job"] = {"dlq": body["dlq"]}
-    if model["model_state"] != "DEPLOYED":
-        # Remote models deploy themselves on first use, as ML Commons does,
-        # once the request is known to be good.
-        _set_state(model_id, "DEPLOYED")
     lease_ms = int(settings.lease_s * 1000)
     store.create_task(
         task,
         limit=settings.max_batch_tasks,
         first_visit_ms=task["create_time"] + lease_ms,
     )
+    if model["model_state"] != "DEPLOYED":
+        # Remote models deploy themselves on first use, as ML Commons does,
+        # once the task is stored (the request was good and under the limit).
+        _set_state(model_id, "DEPLOYED")
     _ext("queue").send("submit", task["task_id"])
     return jsonify(task_id=task["task_id"], status="CREATED")
 

@@ -208,13 +208,24 @@ def hits_response(
     }
 
 
+def _sort_key(value) -> tuple:
+    """Numbers before text, missing values first: any mix of them sorts."""
+    if value is None:
+        return (0, 0, "")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return (1, value, "")
+    return (2, 0, str(value))
+
+
 def search_documents(
     index: str, docs: list[tuple[str, dict]], search: SearchRequest, sort_default: str
 ) -> dict:
     """Run ``search`` over documents held in memory (connectors, models)."""
     found = [(i, d) for i, d in docs if matches(d, search, i)]
     sort_field = search.sort_field or sort_default
-    found.sort(key=lambda pair: pair[1].get(sort_field) or 0, reverse=search.descending)
+    found.sort(
+        key=lambda pair: _sort_key(pair[1].get(sort_field)), reverse=search.descending
+    )
     page = found[search.offset : search.offset + search.size]
     sort_shown = search.sort_field is not None
     hits = [(i, d, d.get(sort_field) if sort_shown else None) for i, d in page]

@@ -17,10 +17,14 @@ from common.errors import InvalidRequest, UntrustedEndpoint
 
 # Each provider's batch API, recognised by host and path: a connector's
 # batch_predict URL must name one of them exactly, never by substring.
+# An AWS region as it stands in a regional endpoint: us-east-1, us-gov-west-1.
+# The SDK builds its host from the region, so the URL must name one.
+_REGION = r"[a-z]{2}(?:-[a-z]+)+-\d"
+
 _PROVIDER_URLS = {
     "openai": (re.compile(r"api\.openai\.com"), re.compile(r"/v1/batches(/.*)?")),
     "sagemaker": (
-        re.compile(r"api\.sagemaker\.[a-z0-9-]+\.amazonaws\.com"),
+        re.compile(rf"api\.sagemaker\.{_REGION}\.amazonaws\.com"),
         re.compile(r"/(Create|Describe|Stop)TransformJob"),
     ),
     "cohere": (
@@ -28,11 +32,14 @@ _PROVIDER_URLS = {
         re.compile(r"/v1/embed-jobs(/.*)?"),
     ),
     "bedrock": (
-        re.compile(r"bedrock\.[a-z0-9-]+\.amazonaws\.com"),
+        re.compile(rf"bedrock\.{_REGION}\.amazonaws\.com"),
         re.compile(r"/model-invocation-jobs?(/.*)?"),
     ),
 }
 
+
+#: Longest connector URL accepted, before or after rendering.
+MAX_URL_CHARS = 2048
 
 # Names that always mean this machine or a cloud's metadata service.
 _INTERNAL_NAMES = frozenset({"localhost.localdomain", "metadata.goog"})
@@ -112,6 +119,14 @@ def check_trusted(
 ) -> None:
     """Raise :class:`UntrustedEndpoint` unless ``url`` fully matches a pattern
     and, unless ``allow_private``, names no internal host."""
+    if len(url) > MAX_URL_CHARS:
+        # The trusted patterns backtrack: their cost grows with the square of
+        # the URL's length, so a long one is refused before they run.
+        raise UntrustedEndpoint(
+            f"{field} is {len(url)} characters long; at most {MAX_URL_CHARS} are "
+            "allowed",
+            field,
+        )
     if not any(p.fullmatch(url) for p in _compiled(patterns)):
         raise UntrustedEndpoint(
             f"Connector URL is not matching the trusted connector endpoint regex: "
@@ -184,7 +199,7 @@ def same_origin(first: str, second: str) -> bool:
 
 
 _REGIONAL_HOST = re.compile(
-    r"[a-z0-9-]+(?:\.[a-z0-9-]+)*\.([a-z]{2}(?:-[a-z]+)+-\d)\.amazonaws\.com"
+    rf"[a-z0-9-]+(?:\.[a-z0-9-]+)*\.({_REGION})\.amazonaws\.com"
 )
 
 

@@ -200,3 +200,48 @@ def test_text_that_is_not_unicode_and_huge_numbers_are_refused(client, raw):
     assert response.status_code == 400
     assert response.get_json()["error"]["field"] == "body"
     assert client.post("/_plugins/_ml/model_groups/_search", json={}).status_code == 200
+
+
+def test_call_fields_wait_while_the_connector_has_active_tasks(client, model_id):
+    # Given a task still running through the model's connector
+    _predict(client, model_id)
+    connector_id = client.get(f"/_plugins/_ml/models/{model_id}").get_json()[
+        "connector_id"
+    ]
+
+    # When its URL is changed, it is refused; its description may change
+    moved = client.put(
+        f"/_plugins/_ml/connectors/{connector_id}",
+        json={
+            "actions": [
+                dict(
+                    OPENAI_BATCH_CONNECTOR["actions"][1],
+                    url="https://api.cohere.ai/v1/embed-jobs",
+                )
+            ]
+        },
+    )
+    renamed = client.put(
+        f"/_plugins/_ml/connectors/{connector_id}", json={"description": "still fine"}
+    )
+
+    assert moved.status_code == 400
+    assert "active batch tasks" in moved.get_json()["error"]["reason"]
+    assert renamed.status_code == 200
+
+
+def test_limit_refusal_leaves_the_model_undeployed(client, test_settings, store):
+    from api.app import create_app
+
+    limited = create_app(
+        type(test_settings)(**{**vars(test_settings), "max_batch_tasks": 1})
+    ).test_client()
+    first = register_remote_model(limited, copy.deepcopy(OPENAI_BATCH_CONNECTOR))
+    second = register_remote_model(limited, copy.deepcopy(OPENAI_BATCH_CONNECTOR))
+    assert _predict(limited, first).status_code == 200
+    limited.post(f"/_plugins/_ml/models/{second}/_undeploy")
+
+    assert _predict(limited, second).status_code == 429
+
+    model = limited.get(f"/_plugins/_ml/models/{second}").get_json()
+    assert model["model_state"] == "UNDEPLOYED"

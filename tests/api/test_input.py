@@ -157,3 +157,41 @@ def test_parameter_values_cannot_break_or_extend_the_rendered_json(
         "completion_window": "24h",
     }
     assert action.url == "https://api.openai.com/v1/batches"
+
+
+def test_numbers_too_large_for_json_are_refused(client):
+    response = client.post(
+        "/_plugins/_ml/connectors/_create",
+        data=b'{"name": "c", "parameters": {"x": 1e400}}',
+        content_type="application/json",
+    )
+
+    assert response.status_code == 400
+    assert "1e400" in response.get_json()["error"]["reason"]
+
+
+def test_long_urls_are_refused_before_the_trusted_patterns_run(client):
+    body = copy.deepcopy(OPENAI_BATCH_CONNECTOR)
+    body["actions"][1]["url"] = (
+        "https://api.sagemaker." + "a.amazonaws.com/" * 8000 + "\n\n"
+    )
+
+    response = client.post("/_plugins/_ml/connectors/_create", json=body)
+
+    assert response.status_code == 400
+    assert "at most 2048" in response.get_json()["error"]["reason"]
+
+
+def test_search_sorts_by_name_whatever_the_names(client):
+    for name in ("", "zz", "aa"):
+        body = dict(copy.deepcopy(OPENAI_BATCH_CONNECTOR), name=name)
+        assert (
+            client.post("/_plugins/_ml/connectors/_create", json=body).status_code
+            == 200
+        )
+
+    hits = client.post(
+        "/_plugins/_ml/connectors/_search", json={"sort": "name"}
+    ).get_json()["hits"]["hits"]
+
+    assert [h["_source"]["name"] for h in hits] == ["", "aa", "zz"]

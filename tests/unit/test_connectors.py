@@ -180,3 +180,12 @@ def test_request_region_must_be_the_urls():
 
     assert caught.value.field == "parameters.region"
     assert action.provider == "sagemaker"
+
+
+@pytest.mark.parametrize(
+    "host", ["api.sagemaker.global.amazonaws.com", "api.sagemaker.fips.amazonaws.com"]
+)
+def test_aws_urls_must_name_a_region(host):
+    # The SDK would take the region from the request's parameters instead.
+    with pytest.raises(InvalidRequest):
+        provider_of(f"https://{host}/CreateTransformJob", "url")
