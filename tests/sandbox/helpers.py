@@ -18,3 +18,18 @@ def until_final(provider, call, job: dict, timeout_s: float = 10.0) -> dict:
 
 def sandbox_calls(sandbox_url: str) -> dict:
     return get_json(f"{sandbox_url}/_sandbox/calls")["calls"]
+
+
+def aws_client(service: str, url: str):
+    """A boto3 client for ``service`` at ``url``, with test keys and no retry."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        service,
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(retries={"total_max_attempts": 1}),
+    )

@@ -3,29 +3,17 @@
 import json
 import time
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from sandbox.embedder import EMBEDDER_NAME, embed
 from tests.conftest import get_json, post_json
+from tests.sandbox.helpers import aws_client
 
 BUCKET = "bedrock-bucket"
 ROLE = "arn:aws:iam::111122223333:role/batch"
 MODEL = "amazon.titan-embed-text-v2:0"
 FINAL = ("Completed", "PartiallyCompleted", "Failed", "Stopped", "Expired")
-
-
-def _aws(service: str, url: str):
-    return boto3.client(
-        service,
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(retries={"total_max_attempts": 1}),
-    )
 
 
 @pytest.fixture
@@ -38,12 +26,12 @@ def bedrock(sandbox_url):
         "stopping": 0.3,
     }
     post_json(f"{sandbox_url}/_sandbox/config", {"phases": {"bedrock": phases}})
-    return _aws("bedrock", sandbox_url)
+    return aws_client("bedrock", sandbox_url)
 
 
 @pytest.fixture
 def s3(moto_s3_url):
-    client = _aws("s3", moto_s3_url)
+    client = aws_client("s3", moto_s3_url)
     client.create_bucket(Bucket=BUCKET)
     return client
 

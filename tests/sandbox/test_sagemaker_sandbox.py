@@ -3,13 +3,12 @@
 import json
 import time
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from sandbox.embedder import EMBEDDER_NAME, embed
 from tests.conftest import get_json, post_json
+from tests.sandbox.helpers import aws_client
 
 BUCKET = "transform-bucket"
 TEXTS = {
@@ -19,31 +18,20 @@ TEXTS = {
 }
 
 
-def _aws(service: str, url: str):
-    return boto3.client(
-        service,
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(retries={"total_max_attempts": 1}),
-    )
-
-
 @pytest.fixture
 def sm(sandbox_url):
     post_json(
         f"{sandbox_url}/_sandbox/config",
         {"phases": {"sagemaker": {"in_progress": 0.4, "stopping": 0.3}}},
     )
-    client = _aws("sagemaker", sandbox_url)
+    client = aws_client("sagemaker", sandbox_url)
     client.create_model(ModelName="minilm", PrimaryContainer={"Image": "djl"})
     return client
 
 
 @pytest.fixture
 def s3(moto_s3_url):
-    client = _aws("s3", moto_s3_url)
+    client = aws_client("s3", moto_s3_url)
     client.create_bucket(Bucket=BUCKET)
     return client
 
