@@ -16,7 +16,6 @@ from common.metrics import Counters
 from common.settings import PROVIDERS
 from common.states import TaskState
 from common.store import Store
-from common.tasks import BATCH_PREDICTION
 
 blueprint = Blueprint("metrics", __name__)
 
@@ -26,36 +25,6 @@ _PER_PROVIDER = {
     "refreshes": "Remote jobs described by a provider.",
     "cancels": "Cancels sent to a provider.",
 }
-
-# KEYS: the batch tasks' type index, then one provider index per provider.
-# ARGV: prefix, then the providers in KEYS' order, then the states.
-# Keeps {p}:tasks:provider:{provider} in step with the type index (a task's
-# provider never changes, so only ids not seen before are read), then counts
-# every (state, provider) pair. Returns {state, provider, count, ...}.
-_TASKS_BY_STATE_AND_PROVIDER = """
-local providers, states = {}, {}
-for i = 2, #KEYS do providers[ARGV[i]] = KEYS[i] end
-for i = #KEYS + 1, #ARGV do table.insert(states, ARGV[i]) end
-local unseen = redis.call('SDIFF', unpack(KEYS))
-for _, id in ipairs(unseen) do
-  local raw = redis.call('HGET', ARGV[1] .. ':task:' .. id, 'provider')
-  if raw and providers[cjson.decode(raw)] then
-    redis.call('SADD', providers[cjson.decode(raw)], id)
-  end
-end
-local counts = {}
-for i = 2, #KEYS do
-  local gone = redis.call('SDIFF', KEYS[i], KEYS[1])
-  if #gone > 0 then redis.call('SREM', KEYS[i], unpack(gone)) end
-  for _, state in ipairs(states) do
-    local key = ARGV[1] .. ':tasks:state:' .. state
-    table.insert(counts, state)
-    table.insert(counts, ARGV[i])
-    table.insert(counts, redis.call('SINTERCARD', 2, key, KEYS[i]))
-  end
-end
-return counts
-"""
 
 
 class StoreCollector:
@@ -130,18 +99,20 @@ class StoreCollector:
 
 
 def tasks_by_state_and_provider(store: Store) -> list[tuple[str, str, int]]:
-    keys = [store.keys.tasks_of_type(BATCH_PREDICTION)]
-    keys += [store.keys.tasks_of_provider(p) for p in PROVIDERS]
-    script = store.redis.register_script(_TASKS_BY_STATE_AND_PROVIDER)
-    flat = script(
-        keys=keys, args=[store.keys.prefix, *PROVIDERS, *(s.value for s in TaskState)]
-    )
-    return [
-        (state, provider, int(count))
-        for state, provider, count in zip(
-            flat[0::3], flat[1::3], flat[2::3], strict=True
-        )
-    ]
+    """Every (state, provider) pair's count: an intersection of two of the
+    store's indexes, counted inside Redis without reading a task."""
+    pairs = [(state.value, p) for p in PROVIDERS for state in TaskState]
+    with store.redis.pipeline(transaction=True) as pipe:
+        for state, provider in pairs:
+            pipe.sintercard(
+                2,
+                [
+                    store.keys.tasks_in_state(state),
+                    store.keys.tasks_of_provider(provider),
+                ],
+            )
+        counts = pipe.execute()
+    return [(s, p, int(c)) for (s, p), c in zip(pairs, counts, strict=True)]
 
 
 @blueprint.get("/metrics")

@@ -91,8 +91,7 @@ def search():
     hits = []
     for (task_id, created), task in zip(page, tasks, strict=True):
         if task is None:
-            store.prune_task_indexes(task_id, None)
-            continue
+            continue  # dropped by the sweep between the ranking and the read
         sort_value = int(created) if query.sort_field else None
         hits.append((task_id, public_view(task, query.source), sort_value))
     return jsonify(hits_response(INDEX, hits, len(ranked), query))

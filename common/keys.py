@@ -12,20 +12,20 @@ Key ({p} is the prefix), type: what it holds; lifetime.
 - {p}:model_groups, zset: model group ids by create time; forever
 - {p}:model:{id}, string: model JSON; until deleted
 - {p}:models, zset: model ids by create time; forever
-- {p}:task:{id}, hash: task fields, each JSON-encoded; expires the retention
-  period after the task reaches a terminal state
+- {p}:task:{id}, hash: task fields, each JSON-encoded; dropped with every
+  index entry by the sweep once its retention after a terminal state ends
+- {p}:tasks:expiry, zset: id of a finished task -> when it is dropped (ms)
 - {p}:tasks, zset: task ids by create time (ms); pruned with the task
 - {p}:tasks:state:{STATE}, set: task ids per state; pruned with the task
-- {p}:tasks:model:{model_id}, set: task ids per model; pruned when read
-- {p}:tasks:type:{TASK_TYPE}, set: task ids per task type; pruned when read
+- {p}:tasks:model:{model_id}, set: task ids per model; pruned with the task
+- {p}:tasks:type:{TASK_TYPE}, set: task ids per task type; pruned with the task
 - {p}:tasks:active, set: ids of CREATED, RUNNING and CANCELLING tasks; an id
   leaves it with its last active state
 - {p}:schedule, zset: task id -> next visit (epoch ms); an id leaves it with
   its last active state
 - {p}:metrics:counters, hash: "name|provider|kind" -> count; forever
-- {p}:tasks:provider:{provider}, set: batch task ids per provider, kept by
-  the metrics scrape (``api/metrics.py``), which adds the ids of the type
-  index it has not seen and drops those the type index no longer holds
+- {p}:tasks:provider:{provider}, set: batch task ids per provider; pruned
+  with the task
 - {p}:api_key:{sha256 of the token}, hash: an API key's key_id, user,
   backend_roles (JSON), admin ("1"/"0") and created_time; until revoked
 - {p}:api_keys, hash: key_id -> sha256 of its token; an entry leaves with

@@ -19,11 +19,11 @@ from common.errors import (
 )
 from common.keys import Keys
 from common.settings import Settings
-from common.states import TERMINAL_STATES, TaskState
+from common.states import TERMINAL_STATES
 
 # KEYS: task hash, tasks zset, active set, schedule zset.
 # ARGV: prefix, task id, JSON {field: encoded}, create ms, max active (-1: no
-# limit), first visit ms, state, model id, task type.
+# limit), first visit ms, state, model id, task type, provider ('' for none).
 _CREATE_TASK = """
 if tonumber(ARGV[5]) >= 0 and redis.call('SCARD', KEYS[3]) >= tonumber(ARGV[5]) then
   return 0
@@ -34,6 +34,9 @@ redis.call('ZADD', KEYS[2], ARGV[4], ARGV[2])
 redis.call('SADD', ARGV[1] .. ':tasks:state:' .. ARGV[7], ARGV[2])
 redis.call('SADD', ARGV[1] .. ':tasks:model:' .. ARGV[8], ARGV[2])
 redis.call('SADD', ARGV[1] .. ':tasks:type:' .. ARGV[9], ARGV[2])
+if ARGV[10] ~= '' then
+  redis.call('SADD', ARGV[1] .. ':tasks:provider:' .. ARGV[10], ARGV[2])
+end
 if ARGV[6] ~= '' then
   redis.call('SADD', KEYS[3], ARGV[2])
   redis.call('ZADD', KEYS[4], ARGV[6], ARGV[2])
@@ -67,7 +70,8 @@ end
 if ARGV[7] == '1' then
   redis.call('SREM', KEYS[2], ARGV[2])
   redis.call('ZREM', KEYS[3], ARGV[2])
-  redis.call('EXPIRE', KEYS[1], ARGV[8])
+  redis.call('ZADD', ARGV[1] .. ':tasks:expiry',
+             tonumber(ARGV[6]) + tonumber(ARGV[8]) * 1000, ARGV[2])
 elseif ARGV[9] ~= '' then
   redis.call('ZADD', KEYS[3], ARGV[9], ARGV[2])
 end
@@ -89,6 +93,55 @@ redis.call('HSET', KEYS[1], '_submit_attempts', tostring(attempt),
 redis.call('ZADD', KEYS[2], lease_until, ARGV[1])
 return attempt
 """
+
+# Removes a task's hash and its id from every index, in one step.
+_DROP = """
+local function drop(prefix, id)
+  local key = prefix .. ':task:' .. id
+  local raw = redis.call('HMGET', key, 'state', 'model_id', 'task_type', 'provider')
+  if raw[1] then
+    redis.call('SREM', prefix .. ':tasks:state:' .. cjson.decode(raw[1]), id)
+    redis.call('SREM', prefix .. ':tasks:model:' .. cjson.decode(raw[2]), id)
+    redis.call('SREM', prefix .. ':tasks:type:' .. cjson.decode(raw[3]), id)
+    if raw[4] then
+      redis.call('SREM', prefix .. ':tasks:provider:' .. cjson.decode(raw[4]), id)
+    end
+  end
+  redis.call('DEL', key)
+  redis.call('ZREM', prefix .. ':tasks', id)
+  redis.call('SREM', prefix .. ':tasks:active', id)
+  redis.call('ZREM', prefix .. ':schedule', id)
+  redis.call('ZREM', prefix .. ':tasks:expiry', id)
+end
+"""
+
+# ARGV: prefix, task id, states that refuse deletion (comma-separated).
+# Returns 1 when deleted, 0 when missing, the state when it refused.
+_DELETE_TASK = (
+    _DROP
+    + """
+local raw = redis.call('HGET', ARGV[1] .. ':task:' .. ARGV[2], 'state')
+if not raw then return 0 end
+local state = cjson.decode(raw)
+for refused in string.gmatch(ARGV[3], '[^,]+') do
+  if refused == state then return state end
+end
+drop(ARGV[1], ARGV[2])
+return 1
+"""
+)
+
+# ARGV: prefix, now ms, limit. Drops the finished tasks whose retention ran
+# out; returns how many.
+_PURGE_EXPIRED = (
+    _DROP
+    + """
+local ids = redis.call('ZRANGEBYSCORE', ARGV[1] .. ':tasks:expiry', '-inf', ARGV[2],
+                       'LIMIT', 0, ARGV[3])
+for _, id in ipairs(ids) do drop(ARGV[1], id) end
+return #ids
+"""
+)
 
 # KEYS: schedule zset. ARGV: prefix, now ms, limit, lease ms.
 # Hands out the tasks due for a visit and pushes each one lease ms into the
@@ -127,6 +180,8 @@ class Store:
         self._transition = self.redis.register_script(_TRANSITION)
         self._claim_due = self.redis.register_script(_CLAIM_DUE)
         self._claim_submit = self.redis.register_script(_CLAIM_SUBMIT)
+        self._delete_task = self.redis.register_script(_DELETE_TASK)
+        self._purge_expired = self.redis.register_script(_PURGE_EXPIRED)
 
     # --- documents (connectors, model groups, models) ---------------------
 
@@ -200,6 +255,7 @@ class Store:
                 task["state"],
                 task["model_id"],
                 task["task_type"],
+                task.get("provider") or "",
             ],
         )
         if not created:
@@ -303,32 +359,24 @@ class Store:
         return self.redis.scard(self.keys.active)
 
     def delete_task(self, task_id: str, refuse_states: frozenset[str]) -> None:
-        """Delete a task unless it is in one of ``refuse_states`` (checked in a
-        transaction, so a concurrent state change cannot slip through)."""
-        key = self.keys.task(task_id)
+        """Delete a task unless it is in one of ``refuse_states`` (checked in
+        the same script, so a concurrent state change cannot slip through)."""
+        result = self._delete_task(
+            args=[self.keys.prefix, task_id, ",".join(sorted(refuse_states))]
+        )
+        if result == 0:
+            raise TaskNotFound(task_id)
+        if result != 1:
+            raise InvalidTransition(
+                f"Task cannot be deleted in {result.lower()} state. Try after "
+                f"some time. (task {task_id})",
+                task_id,
+                result,
+            )
 
-        def remove(pipe: redis.client.Pipeline) -> None:
-            raw = pipe.hmget(key, ["state", "model_id", "task_type"])
-            if raw[0] is None:
-                raise TaskNotFound(task_id)
-            state, model_id, task_type = (json.loads(v) for v in raw)
-            if state in refuse_states:
-                raise InvalidTransition(
-                    f"Task cannot be deleted in {state.lower()} state. Try after "
-                    f"some time. (task {task_id})",
-                    task_id,
-                    state,
-                )
-            pipe.multi()
-            pipe.delete(key)
-            pipe.zrem(self.keys.tasks, task_id)
-            pipe.srem(self.keys.tasks_in_state(state), task_id)
-            pipe.srem(self.keys.tasks_of_model(model_id), task_id)
-            pipe.srem(self.keys.tasks_of_type(task_type), task_id)
-            pipe.srem(self.keys.active, task_id)
-            pipe.zrem(self.keys.schedule, task_id)
-
-        self.redis.transaction(remove, key)
+    def purge_expired(self, limit: int) -> int:
+        """Drop finished tasks past their retention, index entries and all."""
+        return self._purge_expired(args=[self.keys.prefix, now_ms(), limit])
 
     def task_ids(self, filters: dict[str, list[str]]) -> list[str] | None:
         """Ids matching every ``{field: [values]}`` filter, or None for all."""
@@ -351,13 +399,3 @@ class Store:
             return []
         scores = self.redis.zmscore(self.keys.tasks, task_ids)
         return [(i, s) for i, s in zip(task_ids, scores, strict=True) if s is not None]
-
-    def prune_task_indexes(self, task_id: str, task: dict | None) -> None:
-        """Drop a task whose hash expired from every index it was left in."""
-        with self.redis.pipeline(transaction=True) as pipe:
-            pipe.zrem(self.keys.tasks, task_id)
-            for state in TaskState:
-                pipe.srem(self.keys.tasks_in_state(state), task_id)
-            pipe.srem(self.keys.active, task_id)
-            pipe.zrem(self.keys.schedule, task_id)
-            pipe.execute()

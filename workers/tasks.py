@@ -77,6 +77,9 @@ def sweep() -> int:
     refresh one by one. Returns how many tasks were handed out."""
     rt = runtime()
     lease_ms = int(rt.settings.lease_s * 1000)
+    purged = rt.store.purge_expired(rt.settings.sweep_batch_size)
+    if purged:
+        log.info("Sweep: dropped %d finished tasks past their retention", purged)
     due = rt.store.claim_due(rt.settings.sweep_batch_size, lease_ms)
     if not due:
         return 0

@@ -70,7 +70,8 @@ def test_terminal_state_leaves_the_active_set_and_schedule(store):
 
     assert store.active_count() == 0
     assert store.redis.zscore(store.keys.schedule, task["task_id"]) is None
-    assert store.redis.ttl(store.keys.task(task["task_id"])) > 0
+    expiry = store.redis.zscore(f"{store.keys.prefix}:tasks:expiry", task["task_id"])
+    assert expiry > now_ms() + (store.settings.task_retention_s - 60) * 1000
     with pytest.raises(InvalidTransition):
         store.transition(task["task_id"], ACTIVE_STATES, TaskState.RUNNING)
 
@@ -132,3 +133,32 @@ def test_unknown_task_is_not_found(store):
         store.transition("nope", {TaskState.CREATED}, TaskState.RUNNING)
 
     assert caught.value.resource_id == "nope"
+
+
+def test_purge_drops_finished_tasks_and_every_index_entry(test_settings):
+    # Given a store that keeps finished tasks for no time at all
+    from common.store import Store
+
+    store = Store(type(test_settings)(**{**vars(test_settings), "task_retention_s": 0}))
+    store.redis.flushdb()
+    finished, running = _task(store), _task(store)
+    store.transition(finished["task_id"], {TaskState.CREATED}, TaskState.FAILED)
+    store.transition(running["task_id"], {TaskState.CREATED}, TaskState.RUNNING)
+
+    # When the sweep purges
+    dropped = store.purge_expired(limit=100)
+
+    # Then the finished task is gone from every key, the running one stays
+    assert dropped == 1
+    keys = set(store.redis.keys("*"))
+    members = set()
+    for key in keys:
+        kind = store.redis.type(key)
+        if kind == "set":
+            members |= store.redis.smembers(key)
+        elif kind == "zset":
+            members |= set(store.redis.zrange(key, 0, -1))
+    assert finished["task_id"] not in members
+    assert store.keys.task(finished["task_id"]) not in keys
+    assert running["task_id"] in members
+    assert store.get_task(running["task_id"])["state"] == TaskState.RUNNING
